@@ -1,0 +1,302 @@
+"""Typed configuration: the YAML file an operator writes, validated before anything starts.
+
+Each concern is one pydantic model (detector, storage, camera, zone, rule); `load_config` reads a
+YAML file, expands `${VAR}` / `${VAR:-default}` references, validates it and, on failure, raises
+`ConfigError` naming the file, the line, the field path and the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+#: Labels a rule may name. Detector class names are mapped onto these (see `vision.labels`).
+VEHICLE_LABELS = ("car", "truck", "bus", "motorcycle")
+
+Point = tuple[Annotated[float, Field(ge=0.0, le=1.0)], Annotated[float, Field(ge=0.0, le=1.0)]]
+Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+
+
+class _Model(BaseModel):
+    """Base for config models: unknown keys are errors, so a typo never silently does nothing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DetectorConfig(_Model):
+    """Which object detector runs, and how."""
+
+    model: str = Field(
+        "yolox_nano.onnx",
+        title="Model",
+        description="A bare file name looked up in the model store, or a path to a weights file.",
+    )
+    backend: Literal["auto", "yolox_onnx", "ultralytics"] = Field(
+        "auto",
+        title="Backend",
+        description="'auto' picks onnxruntime for YOLOX-style .onnx files and ultralytics for the rest.",
+    )
+    model_dirs: list[str] = Field(
+        default_factory=lambda: ["models", "../shared/models"],
+        title="Model store",
+        description="Directories searched for a bare model name, after $CITYWATCH_MODEL_DIR when it is set.",
+    )
+    confidence: float = Field(0.3, gt=0.0, lt=1.0, title="Confidence", description="Minimum detection score.")
+    iou: float = Field(0.45, gt=0.0, lt=1.0, title="NMS IoU", description="IoU above which boxes merge.")
+    input_size: int | None = Field(
+        None, ge=32, le=4096, title="Input size", description="Square network input; default: the model's own."
+    )
+    threads: int | None = Field(
+        None, ge=1, le=256, title="Threads", description="CPU threads for inference; default: the runtime's."
+    )
+    batch_size: int = Field(
+        1, ge=1, le=64, title="Batch size", description="Most frames, across cameras, sent in one call."
+    )
+    batch_wait_ms: float = Field(
+        20.0, ge=0.0, le=1000.0, title="Batch deadline", description="Longest a frame waits to fill a batch."
+    )
+
+
+class StorageConfig(_Model):
+    """Where events and their photo evidence are kept."""
+
+    database_url: str = Field(
+        "sqlite:///data/citywatch.db",
+        title="Database URL",
+        description="SQLAlchemy URL: sqlite:///path (embedded default) or postgresql+psycopg://...",
+    )
+    evidence_dir: str = Field(
+        "data/evidence", title="Evidence directory", description="Where snapshot JPEGs are written."
+    )
+
+
+class ZoneConfig(_Model):
+    """A polygon on the camera image, in normalised (0..1) x, y so it survives a resolution change."""
+
+    id: Identifier = Field(title="Zone id", description="Unique within the camera.")
+    name: str | None = Field(None, title="Name", description="What operators call the place.")
+    polygon: list[Point] = Field(
+        min_length=3, title="Polygon", description="Vertices as [x, y], each in 0..1 of the image."
+    )
+
+
+class IllegalParkingRuleConfig(_Model):
+    """A motor vehicle staying in a no-parking zone longer than the allowed dwell."""
+
+    id: Identifier = Field(title="Rule id", description="Unique within the camera.")
+    type: Literal["illegal_parking"] = "illegal_parking"
+    zones: list[Identifier] = Field(min_length=1, title="Zones", description="Zone ids this rule watches.")
+    labels: list[str] = Field(
+        default_factory=lambda: list(VEHICLE_LABELS),
+        min_length=1,
+        title="Labels",
+        description="Detection labels that count as a parked vehicle.",
+    )
+    min_dwell_s: float = Field(
+        60.0, gt=0.0, title="Minimum dwell (s)", description="Stream seconds in the zone before an event."
+    )
+    anchor: Literal["bottom_center", "center"] = Field(
+        "bottom_center", title="Anchor", description="Point of the box that must lie inside the zone."
+    )
+    grace_s: float = Field(
+        10.0,
+        ge=0.0,
+        title="Grace (s)",
+        description="How long a vehicle may be unseen (occlusion, missed detection) before its stay ends.",
+    )
+
+
+RuleConfig = IllegalParkingRuleConfig
+
+
+class ReplayConfig(_Model):
+    """How a recorded file plays when it stands in for a camera."""
+
+    speed: Literal["fast", "realtime"] | float = Field(
+        "realtime",
+        title="Speed",
+        description="'fast' (as fast as analysis takes frames), 'realtime', or a factor such as 10.",
+    )
+    loop: bool = Field(False, title="Loop", description="Start again at the end of the file.")
+
+    @field_validator("speed")
+    @classmethod
+    def _positive_speed(cls, value: Any) -> Any:
+        if isinstance(value, float) and value <= 0:
+            raise ValueError("speed factor must be greater than 0")
+        return value
+
+
+class CameraConfig(_Model):
+    """One camera (or a recorded file standing in for one) and what is watched on it."""
+
+    id: Identifier = Field(title="Camera id", description="Unique; used in topics, paths and the API.")
+    name: str = Field("", title="Name", description="Human-readable camera name.")
+    district: str = Field("", title="District", description="Responsible district (区).")
+    street: str = Field("", title="Street", description="Responsible street office (街道).")
+    url: str = Field(min_length=1, title="Source", description="rtsp:// URL or a path to a video file.")
+    analysis_fps: float = Field(2.0, gt=0.0, le=60.0, title="Analysis fps", description="Frames analysed a second.")
+    enabled: bool = Field(True, title="Enabled", description="Disabled cameras are listed but not read.")
+    replay: ReplayConfig = Field(default_factory=ReplayConfig, title="Replay", description="For file sources.")
+    zones: list[ZoneConfig] = Field(default_factory=list, title="Zones", description="Named polygons.")
+    rules: list[RuleConfig] = Field(default_factory=list, title="Rules", description="What raises events.")
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0].lower() if "://" in value else "file"
+        if scheme not in {"file", "rtsp", "rtsps", "http", "https"}:
+            raise ValueError(f"unsupported URL scheme {scheme!r}: use rtsp://, http(s):// or a file path")
+        return value
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> CameraConfig:
+        zone_ids = [zone.id for zone in self.zones]
+        duplicates = sorted({z for z in zone_ids if zone_ids.count(z) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate zone ids: {', '.join(duplicates)}")
+        rule_ids = [rule.id for rule in self.rules]
+        duplicates = sorted({r for r in rule_ids if rule_ids.count(r) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate rule ids: {', '.join(duplicates)}")
+        for rule in self.rules:
+            unknown = [z for z in rule.zones if z not in zone_ids]
+            if unknown:
+                raise ValueError(f"rule {rule.id!r} names unknown zone(s) {unknown}; known: {zone_ids}")
+        return self
+
+    @property
+    def is_file(self) -> bool:
+        """True when the source is a recorded file rather than a live stream."""
+        return "://" not in self.url or self.url.startswith("file://")
+
+
+class ApiConfig(_Model):
+    """The HTTP service."""
+
+    host: str = Field("127.0.0.1", title="Host", description="Address the API listens on.")
+    port: int = Field(8080, ge=1, le=65535, title="Port", description="TCP port of the API.")
+
+
+class CitywatchConfig(_Model):
+    """The whole configuration file."""
+
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    timezone: str = Field("Asia/Shanghai", title="Time zone", description="The city's time zone (IANA name).")
+    cameras: list[CameraConfig] = Field(min_length=1, title="Cameras", description="Cameras to watch.")
+
+    @model_validator(mode="after")
+    def _unique_cameras(self) -> CitywatchConfig:
+        ids = [camera.id for camera in self.cameras]
+        duplicates = sorted({c for c in ids if ids.count(c) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate camera ids: {', '.join(duplicates)}")
+        return self
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    def camera(self, camera_id: str) -> CameraConfig:
+        """The camera with this id; KeyError when there is none."""
+        for camera in self.cameras:
+            if camera.id == camera_id:
+                return camera
+        raise KeyError(camera_id)
+
+
+class ConfigError(Exception):
+    """A configuration file that cannot be used; the message names file, line, field and reason."""
+
+    def __init__(self, path: str | Path, problems: list[str]):
+        self.path = str(path)
+        self.problems = problems
+        super().__init__(f"invalid config {self.path}:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_env(text: str) -> str:
+    """Replace `${VAR}` and `${VAR:-default}` with the environment's values."""
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        value = os.environ.get(name)
+        if value is None or (value == "" and default is not None):
+            if default is None:
+                raise KeyError(name)
+            return default
+        return value
+
+    return _ENV_REF.sub(substitute, text)
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """The 1-based line of the YAML node at a pydantic error location, or of its nearest parent."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            child = next((v for k, v in node.value if getattr(k, "value", None) == key), None)
+            if child is None:
+                continue  # a missing field, or a union's tag: the parent's line is the best answer
+            node = child
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def parse_config(text: str, source: str | Path = "<string>") -> CitywatchConfig:
+    """Validate YAML text into a `CitywatchConfig`; raises `ConfigError` with line and field."""
+    try:
+        expanded = expand_env(text)
+    except KeyError as exc:
+        raise ConfigError(source, [f"environment variable {exc.args[0]} is not set and has no default"]) from None
+    try:
+        root = yaml.compose(expanded, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(expanded)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise ConfigError(source, [f"{where}not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    if not isinstance(data, dict):
+        raise ConfigError(source, ["the file must be a YAML mapping with at least a 'cameras' list"])
+    try:
+        return CitywatchConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            field = ".".join(str(part) if not isinstance(part, int) else f"[{part}]" for part in loc)
+            field = field.replace(".[", "[") or "(top level)"
+            line = _line_of(root, loc)
+            where = f"line {line}: " if line else ""
+            problems.append(f"{where}{field}: {error['msg']}")
+        raise ConfigError(source, problems) from None
+
+
+def load_config(path: str | Path) -> CitywatchConfig:
+    """Read and validate a config file; raises `ConfigError` for a missing or invalid file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(path, [f"cannot read the file: {exc.strerror or exc}"]) from None
+    return parse_config(text, path)

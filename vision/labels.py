@@ -1,0 +1,79 @@
+"""Label mapping: a model's class names become Citywatch labels that rules can name.
+
+Rules speak Citywatch's vocabulary (car, truck, bus, motorcycle, bicycle, tricycle, e-bike, person,
+litter, water), never one model's class names; each model carries a mapping (from the model
+manifest, or COCO's by default). Vehicle classes are also grouped so that one vehicle reported as
+both car and truck at the same place counts once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import supervision as sv
+
+#: Motor vehicles: the labels `illegal_parking` watches by default.
+VEHICLE = frozenset({"car", "truck", "bus", "motorcycle"})
+#: Non-motor vehicles: bicycles, e-bikes, tricycles.
+NON_MOTOR = frozenset({"bicycle", "e-bike", "tricycle"})
+#: Label groups: a rule naming the group name matches every label in it.
+GROUPS: dict[str, frozenset[str]] = {"vehicle": VEHICLE, "non_motor": NON_MOTOR}
+
+#: COCO class names (as YOLOX and ultralytics spell them) to Citywatch labels; others are dropped.
+COCO_MAPPING: dict[str, str] = {
+    "person": "person",
+    "bicycle": "bicycle",
+    "car": "car",
+    "motorbike": "motorcycle",
+    "motorcycle": "motorcycle",
+    "bus": "bus",
+    "truck": "truck",
+}
+
+
+def expand_labels(labels: list[str] | tuple[str, ...]) -> frozenset[str]:
+    """Rule labels with group names (`vehicle`, `non_motor`) expanded to their members."""
+    out: set[str] = set()
+    for label in labels:
+        out |= GROUPS.get(label, frozenset({label}))
+    return frozenset(out)
+
+
+def group_of(label: str) -> str:
+    """The group a label belongs to (`vehicle`, `non_motor`), or the label itself."""
+    for name, members in GROUPS.items():
+        if label in members:
+            return name
+    return label
+
+
+def map_labels(detections: sv.Detections, class_names: list[str], mapping: Mapping[str, str]) -> sv.Detections:
+    """Attach `data['label']` from class ids; drop detections whose class has no mapping."""
+    if len(detections) == 0:
+        detections.data["label"] = np.array([], dtype=object)
+        return detections
+    names = [class_names[int(c)] if 0 <= int(c) < len(class_names) else str(int(c)) for c in detections.class_id]
+    labels = np.array([mapping.get(name, "") for name in names], dtype=object)
+    keep = labels != ""
+    kept = detections[keep]
+    kept.data["label"] = labels[keep]
+    return kept
+
+
+def merge_same_object(detections: sv.Detections, iou_threshold: float = 0.6) -> sv.Detections:
+    """Collapse boxes of one group (e.g. car and truck) that overlap above `iou_threshold` into the
+    highest-scoring one, so one vehicle is one detection whatever classes the model gives it."""
+    if len(detections) < 2:
+        return detections
+    groups = np.array([group_of(str(label)) for label in detections.data["label"]], dtype=object)
+    order = np.argsort(-detections.confidence)
+    iou = sv.box_iou_batch(detections.xyxy, detections.xyxy)
+    suppressed = np.zeros(len(detections), dtype=bool)
+    for i in order:
+        if suppressed[i]:
+            continue
+        same = (groups == groups[i]) & (iou[i] > iou_threshold)
+        same[i] = False
+        suppressed |= same
+    return detections[~suppressed]
