@@ -60,6 +60,36 @@ class DetectorConfig(_Model):
     batch_wait_ms: float = Field(
         20.0, ge=0.0, le=1000.0, title="Batch deadline", description="Longest a frame waits to fill a batch."
     )
+    name: str | None = Field(
+        None,
+        title="Name",
+        description="Name of this detector in `detectors:` (default: the model's manifest name).",
+    )
+    manifest: str | None = Field(
+        None,
+        title="Extra manifest",
+        description="An operator's models.yaml consulted after the repo's (see `citywatch models add`).",
+    )
+    motion_gating: bool = Field(
+        False,
+        title="Motion gating",
+        description="Skip detection on frames with no change inside the camera's zones.",
+    )
+    recheck_s: float = Field(
+        10.0,
+        gt=0.0,
+        le=3600.0,
+        title="Gating re-check (s)",
+        description="With motion gating, detect at least this often (stream seconds) so parked vehicles "
+        "stay tracked.",
+    )
+    motion_threshold: float = Field(
+        0.002,
+        gt=0.0,
+        lt=1.0,
+        title="Motion threshold",
+        description="Fraction of zone pixels that must change (downscaled) for a frame to count as moving.",
+    )
 
 
 class StorageConfig(_Model):
@@ -187,6 +217,12 @@ class CitywatchConfig(_Model):
     """The whole configuration file."""
 
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    detectors: list[DetectorConfig] = Field(
+        default_factory=list,
+        title="Extra detectors",
+        description="Further named detectors (e.g. a litter model); each runs only for cameras whose "
+        "rules need its labels.",
+    )
     storage: StorageConfig = Field(default_factory=StorageConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     timezone: str = Field("Asia/Shanghai", title="Time zone", description="The city's time zone (IANA name).")

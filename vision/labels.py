@@ -20,6 +20,9 @@ NON_MOTOR = frozenset({"bicycle", "e-bike", "tricycle"})
 #: Label groups: a rule naming the group name matches every label in it.
 GROUPS: dict[str, frozenset[str]] = {"vehicle": VEHICLE, "non_motor": NON_MOTOR}
 
+#: Every label a mapping may produce (rules may also name the groups `vehicle` and `non_motor`).
+CITYWATCH_LABELS = VEHICLE | NON_MOTOR | frozenset({"person", "litter", "water"})
+
 #: COCO class names (as YOLOX and ultralytics spell them) to Citywatch labels; others are dropped.
 COCO_MAPPING: dict[str, str] = {
     "person": "person",
@@ -48,12 +51,16 @@ def group_of(label: str) -> str:
     return label
 
 
-def map_labels(detections: sv.Detections, class_names: list[str], mapping: Mapping[str, str]) -> sv.Detections:
+def map_labels(
+    detections: sv.Detections, class_names: list[str], mapping: Mapping[str, str]
+) -> sv.Detections:
     """Attach `data['label']` from class ids; drop detections whose class has no mapping."""
     if len(detections) == 0:
         detections.data["label"] = np.array([], dtype=object)
         return detections
-    names = [class_names[int(c)] if 0 <= int(c) < len(class_names) else str(int(c)) for c in detections.class_id]
+    names = [
+        class_names[int(c)] if 0 <= int(c) < len(class_names) else str(int(c)) for c in detections.class_id
+    ]
     labels = np.array([mapping.get(name, "") for name in names], dtype=object)
     keep = labels != ""
     kept = detections[keep]
@@ -77,3 +84,23 @@ def merge_same_object(detections: sv.Detections, iou_threshold: float = 0.6) -> 
         same[i] = False
         suppressed |= same
     return detections[~suppressed]
+
+
+def parse_mapping(text: str) -> dict[str, str]:
+    """`"class=label,class=label"` (the `--labels` option) to a mapping; `ValueError` when malformed
+    or when a target is not a Citywatch label."""
+    mapping: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        source, sep, target = part.partition("=")
+        if not sep or not source.strip() or not target.strip():
+            raise ValueError(f"bad label mapping {part!r}: expected class=label")
+        mapping[source.strip()] = target.strip()
+    validate_mapping(mapping)
+    return mapping
+
+
+def validate_mapping(mapping: Mapping[str, str]) -> None:
+    """`ValueError` naming the labels of `mapping` that Citywatch does not know."""
+    unknown = sorted({label for label in mapping.values() if label not in CITYWATCH_LABELS})
+    if unknown:
+        raise ValueError(f"unknown Citywatch label(s) {unknown}; known: {sorted(CITYWATCH_LABELS)}")

@@ -17,10 +17,24 @@ from vision.offline import ensure_offline_ultralytics
 class UltralyticsBackend:
     """`YOLO(path)` predicting a batch of BGR images; class names come from the model."""
 
-    def __init__(self, path: Path, input_size: int | None, confidence: float, iou: float, device: str | None = None):
+    splittable = False
+
+    def __init__(
+        self,
+        path: Path,
+        input_size: int | None,
+        confidence: float,
+        iou: float,
+        threads: int | None = None,
+        device: str | None = None,
+    ):
         ensure_offline_ultralytics()
         from ultralytics import YOLO
 
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
         try:
             self.model = YOLO(str(path), task="detect")
         except Exception as exc:  # ultralytics raises many types for unreadable weights
@@ -28,12 +42,17 @@ class UltralyticsBackend:
         names = self.model.names
         self.class_names = [names[i] for i in sorted(names)] if isinstance(names, dict) else list(names)
         self.size = int(input_size or 640)
-        self.confidence, self.iou, self.device = confidence, iou, device
+        self.confidence, self.iou, self.device = confidence, iou, device or "cpu"
 
     def __call__(self, images: Sequence[np.ndarray]) -> list[sv.Detections]:
         if not images:
             return []
         results = self.model.predict(
-            list(images), imgsz=self.size, conf=self.confidence, iou=self.iou, verbose=False, device=self.device
+            list(images),
+            imgsz=self.size,
+            conf=self.confidence,
+            iou=self.iou,
+            verbose=False,
+            device=self.device,
         )
         return [sv.Detections.from_ultralytics(result) for result in results]
