@@ -1,0 +1,65 @@
+"""Photo evidence: draw the zone and the object's box on a frame and write it as a JPEG.
+
+Files are written to a temporary name, flushed and fsync'd, then renamed, so a snapshot path that
+an event points to always names a complete file; the caller commits the event only afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vision.zones import Zone
+
+ZONE_COLOUR = (0, 0, 255)  # BGR red
+BOX_COLOUR = (0, 255, 0)  # BGR green
+
+
+def annotate(image: np.ndarray, zones: Sequence[Zone], box: Sequence[float] | None, caption: str = "") -> np.ndarray:
+    """A copy of `image` with zone outlines, the object's box and a caption drawn on it."""
+    out = image.copy()
+    height, width = out.shape[:2]
+    thickness = max(2, round(min(width, height) / 300))
+    for zone in zones:
+        cv2.polylines(out, [zone.pixels(width, height).reshape(-1, 1, 2)], True, ZONE_COLOUR, thickness)
+    if box is not None:
+        x1, y1, x2, y2 = (round(float(v)) for v in box)
+        cv2.rectangle(out, (x1, y1), (x2, y2), BOX_COLOUR, thickness)
+        if caption:
+            scale = max(0.5, min(width, height) / 900)
+            (tw, th), base = cv2.getTextSize(caption, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+            top = max(0, y1 - th - base - 4)
+            left = max(0, min(x1, width - tw - 4))
+            cv2.rectangle(out, (left, top), (left + tw + 4, top + th + base + 4), BOX_COLOUR, -1)
+            cv2.putText(out, caption, (left + 2, top + th + 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1,
+                        cv2.LINE_AA)
+    return out
+
+
+def encode_jpeg(image: np.ndarray, quality: int = 85) -> bytes:
+    """JPEG bytes of a BGR image."""
+    ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return buffer.tobytes()
+
+
+def write_durably(path: Path, data: bytes) -> Path:
+    """Write bytes to `path` atomically and durably (temp file, fsync, rename, fsync dir)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return path

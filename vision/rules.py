@@ -1,0 +1,196 @@
+"""Rules: tracked objects over stream time in, rule outcomes (stays started, triggered, ended) out.
+
+The decisions are pure functions over immutable state (`step_dwell`), so every rule tests without
+video. A dwell "stay" belongs to one physical object in one rule's zones: it survives short
+occlusion and tracker ID switches (a new track that appears where a recently unseen stay was is
+the same object), raises at most one trigger, and ends when the object has been gone for the grace
+period. `DwellRule` is the thin stateful shell one camera keeps per rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from citywatch.config import IllegalParkingRuleConfig, ZoneConfig
+from vision.labels import expand_labels
+from vision.track import TrackedObject
+from vision.zones import Zone, anchor_point, box_iou, normalise
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """An object of a rule's labels whose anchor is inside one of the rule's zones."""
+
+    track_id: int
+    label: str
+    xyxy: Box
+    score: float
+    zone_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stay:
+    """One object's continuous presence in a rule's zone."""
+
+    stay_id: int
+    track_id: int
+    zone_id: str
+    label: str
+    first_seen_s: float
+    last_seen_s: float
+    xyxy: Box
+    score: float
+    triggered_s: float | None = None
+
+    @property
+    def dwell_s(self) -> float:
+        return self.last_seen_s - self.first_seen_s
+
+
+@dataclass(frozen=True, slots=True)
+class DwellParams:
+    """Thresholds of a dwell rule, in stream seconds."""
+
+    min_dwell_s: float
+    grace_s: float = 10.0
+    reassociate_iou: float = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class DwellState:
+    """All live stays of one rule on one camera."""
+
+    stays: tuple[Stay, ...] = ()
+    next_stay_id: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class StayUpdate:
+    """Something that happened to a stay at stream time `at_s`."""
+
+    kind: Literal["started", "triggered", "ended"]
+    stay: Stay
+    at_s: float
+
+
+def step_dwell(
+    state: DwellState, observations: Sequence[Observation], now_s: float, params: DwellParams
+) -> tuple[DwellState, list[StayUpdate]]:
+    """Advance a dwell rule by one analysed frame at stream time `now_s`.
+
+    Observations are matched to stays by track id, then (for new track ids) to recently unseen
+    stays by box overlap, so an ID switch does not restart the timer. Unmatched observations
+    start stays; stays unseen for longer than `grace_s` end; a stay whose dwell reaches
+    `min_dwell_s` triggers once.
+    """
+    updates: list[StayUpdate] = []
+    by_track = {stay.track_id: stay for stay in state.stays}
+    matched: dict[int, Observation] = {}  # stay_id -> observation
+    leftovers: list[Observation] = []
+    for obs in sorted(_one_per_track(observations), key=lambda o: o.track_id):
+        stay = by_track.get(obs.track_id)
+        if stay is not None and stay.stay_id not in matched:
+            matched[stay.stay_id] = obs
+        else:
+            leftovers.append(obs)
+
+    unseen = [s for s in state.stays if s.stay_id not in matched and now_s - s.last_seen_s <= params.grace_s]
+    pairs = sorted(
+        ((box_iou(s.xyxy, o.xyxy), s.stay_id, i) for s in unseen for i, o in enumerate(leftovers)),
+        key=lambda p: (-p[0], p[1], p[2]),
+    )
+    adopted: set[int] = set()
+    for iou, stay_id, index in pairs:
+        if iou < params.reassociate_iou:
+            break
+        if stay_id in matched or index in adopted:
+            continue
+        matched[stay_id] = leftovers[index]
+        adopted.add(index)
+
+    next_id = state.next_stay_id
+    stays: list[Stay] = []
+    for stay in state.stays:
+        obs = matched.get(stay.stay_id)
+        if obs is not None:
+            stays.append(replace(stay, track_id=obs.track_id, label=obs.label, last_seen_s=now_s,
+                                 xyxy=obs.xyxy, score=max(stay.score, obs.score)))
+        elif now_s - stay.last_seen_s > params.grace_s:
+            updates.append(StayUpdate("ended", stay, now_s))
+        else:
+            stays.append(stay)
+    for index, obs in enumerate(leftovers):
+        if index in adopted:
+            continue
+        stay = Stay(next_id, obs.track_id, obs.zone_id, obs.label, now_s, now_s, obs.xyxy, obs.score)
+        next_id += 1
+        stays.append(stay)
+        updates.append(StayUpdate("started", stay, now_s))
+
+    for i, stay in enumerate(stays):
+        if stay.triggered_s is None and stay.last_seen_s == now_s and now_s - stay.first_seen_s >= params.min_dwell_s:
+            stays[i] = replace(stay, triggered_s=now_s)
+            updates.append(StayUpdate("triggered", stays[i], now_s))
+    return DwellState(tuple(stays), next_id), updates
+
+
+def _one_per_track(observations: Iterable[Observation]) -> list[Observation]:
+    """Keep the first observation of each track (an object in two zones counts once)."""
+    seen: dict[int, Observation] = {}
+    for obs in observations:
+        seen.setdefault(obs.track_id, obs)
+    return list(seen.values())
+
+
+def observe(
+    objects: Iterable[TrackedObject],
+    zones: Sequence[Zone],
+    labels: frozenset[str],
+    anchor: str,
+    width: int,
+    height: int,
+) -> list[Observation]:
+    """Objects with a label in `labels` whose anchor lies in one of `zones` (first zone wins)."""
+    found = []
+    for obj in objects:
+        if obj.label not in labels:
+            continue
+        point = normalise(anchor_point(obj.xyxy, anchor), width, height)  # type: ignore[arg-type]
+        zone = next((z for z in zones if z.contains(point)), None)
+        if zone is not None:
+            found.append(Observation(obj.track_id, obj.label, obj.xyxy, obj.score, zone.id))
+    return found
+
+
+class DwellRule:
+    """Per-camera state of one dwell rule (e.g. `illegal_parking`); `evaluate` per analysed frame."""
+
+    def __init__(self, rule: IllegalParkingRuleConfig, zones: Sequence[ZoneConfig]):
+        self.config = rule
+        self.id = rule.id
+        self.type = rule.type
+        by_id = {z.id: z for z in zones}
+        self.zones = [Zone(z, tuple(tuple(p) for p in by_id[z].polygon)) for z in rule.zones]
+        self.labels = expand_labels(rule.labels)
+        self.params = DwellParams(min_dwell_s=rule.min_dwell_s, grace_s=rule.grace_s)
+        self.state = DwellState()
+
+    def evaluate(self, objects: Sequence[TrackedObject], now_s: float, width: int, height: int) -> list[StayUpdate]:
+        observations = observe(objects, self.zones, self.labels, self.config.anchor, width, height)
+        self.state, updates = step_dwell(self.state, observations, now_s, self.params)
+        return updates
+
+    def finish(self, now_s: float) -> list[StayUpdate]:
+        """End every live stay (the source ended); returns their `ended` updates."""
+        updates = [StayUpdate("ended", stay, now_s) for stay in self.state.stays]
+        self.state = DwellState((), self.state.next_stay_id)
+        return updates
+
+
+def build_rules(rules: Sequence[IllegalParkingRuleConfig], zones: Sequence[ZoneConfig]) -> list[DwellRule]:
+    """One evaluator per configured rule of a camera."""
+    return [DwellRule(rule, zones) for rule in rules]
