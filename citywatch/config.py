@@ -172,6 +172,12 @@ class CameraConfig(_Model):
     url: str = Field(min_length=1, title="Source", description="rtsp:// URL or a path to a video file.")
     analysis_fps: float = Field(2.0, gt=0.0, le=60.0, title="Analysis fps", description="Frames analysed a second.")
     enabled: bool = Field(True, title="Enabled", description="Disabled cameras are listed but not read.")
+    decode: Literal["auto", "keyframes", "all"] = Field(
+        "auto",
+        title="Decode strategy",
+        description="'keyframes' decodes only keyframes (analysis rate at or below the keyframe rate), "
+        "'all' decodes every frame and converts only sampled ones; 'auto' picks from the keyframe rate.",
+    )
     replay: ReplayConfig = Field(default_factory=ReplayConfig, title="Replay", description="For file sources.")
     zones: list[ZoneConfig] = Field(default_factory=list, title="Zones", description="Named polygons.")
     rules: list[RuleConfig] = Field(default_factory=list, title="Rules", description="What raises events.")
