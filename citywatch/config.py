@@ -84,11 +84,19 @@ class DetectorConfig(_Model):
         "stay tracked.",
     )
     motion_threshold: float = Field(
-        0.002,
+        0.005,
         gt=0.0,
         lt=1.0,
         title="Motion threshold",
         description="Fraction of zone pixels that must change (downscaled) for a frame to count as moving.",
+    )
+    motion_min_interval_s: float = Field(
+        1.0,
+        ge=0.0,
+        le=60.0,
+        title="Gating interval under motion (s)",
+        description="With motion gating, while the zones keep changing, detect at most this often "
+        "(0: every moving frame).",
     )
 
 

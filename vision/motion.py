@@ -31,8 +31,9 @@ Polygon = Sequence[tuple[float, float]]
 
 @dataclass(frozen=True, slots=True)
 class GateDecision:
-    """Whether to run the detector on this frame, and why (`first`, `motion`, `recheck`, `still`,
-    `reset`, `disabled`)."""
+    """Whether to run the detector on this frame, and why: runs for `first`, `motion`, `recheck`,
+    `reset`, `disabled`; skips for `still` (no change in the zones) and `interval` (motion, but the
+    last run is more recent than `min_interval_s`). `changed` is the changed fraction of zone pixels."""
 
     run: bool
     reason: str
@@ -53,7 +54,9 @@ def zone_mask(zones: Sequence[object], width: int, height: int, margin: int = 2)
         return np.full((height, width), 255, dtype=np.uint8)
     mask = np.zeros((height, width), dtype=np.uint8)
     for zone in zones:
-        pts = np.array([[x * (width - 1), y * (height - 1)] for x, y in _polygon_points(zone)], dtype=np.float32)
+        pts = np.array(
+            [[x * (width - 1), y * (height - 1)] for x, y in _polygon_points(zone)], dtype=np.float32
+        )
         cv2.fillPoly(mask, [np.round(pts).astype(np.int32)], 255)
     if margin > 0:
         mask = cv2.dilate(mask, np.ones((2 * margin + 1, 2 * margin + 1), np.uint8))
@@ -68,16 +71,19 @@ class MotionGate:
         threshold: fraction of zone pixels that must change to count as motion.
         pixel_delta: grey-level difference (0..255) at which a pixel counts as changed.
         width: width of the downscaled comparison image (height keeps the aspect ratio).
+        min_interval_s: while there is motion, run at most once per this much stream time (0: every
+            moving frame). Dwell rules measure tens of seconds, so 1 s loses nothing they need.
         enabled: False makes every decision `run` (reason `disabled`), still counted.
     """
 
     def __init__(
         self,
         recheck_s: float = 10.0,
-        threshold: float = 0.002,
+        threshold: float = 0.005,
         pixel_delta: int = 18,
         width: int = 160,
         enabled: bool = True,
+        min_interval_s: float = 1.0,
     ):
         if recheck_s <= 0:
             raise ValueError("recheck_s must be positive")
@@ -86,6 +92,7 @@ class MotionGate:
         self.pixel_delta = pixel_delta
         self.width = width
         self.enabled = enabled
+        self.min_interval_s = min_interval_s
         self.runs = 0
         self.skips = 0
         self.reasons: Counter[str] = Counter()
@@ -131,7 +138,11 @@ class MotionGate:
         area = max(1, int(np.count_nonzero(mask)))
         changed = float(np.count_nonzero(moved)) / area
         if changed >= self.threshold:
-            return self._run(small, stream_s, "motion", changed)
+            if stream_s - self._last_run_s >= self.min_interval_s:
+                return self._run(small, stream_s, "motion", changed)
+            self.skips += 1
+            self.reasons["interval"] += 1
+            return GateDecision(False, "interval", changed)
         if stream_s - self._last_run_s >= self.recheck_s:
             return self._run(small, stream_s, "recheck", changed)
         self.skips += 1
@@ -144,6 +155,17 @@ class MotionGate:
         self.runs += 1
         self.reasons[reason] += 1
         return GateDecision(True, reason, changed)
+
+    @classmethod
+    def from_config(cls, detector: object) -> MotionGate:
+        """A gate set from a `DetectorConfig` (`motion_gating`, `recheck_s`, `motion_threshold`,
+        `motion_min_interval_s`); gating off gives a gate that always runs (and still counts)."""
+        return cls(
+            recheck_s=getattr(detector, "recheck_s", 10.0),
+            threshold=getattr(detector, "motion_threshold", 0.005),
+            min_interval_s=getattr(detector, "motion_min_interval_s", 1.0),
+            enabled=bool(getattr(detector, "motion_gating", False)),
+        )
 
     @property
     def skip_ratio(self) -> float:

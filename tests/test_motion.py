@@ -1,0 +1,106 @@
+"""Motion gating as pure decisions: synthetic frames in, run/skip with reasons out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from citywatch.config import DetectorConfig
+from vision.motion import GateDecision, MotionGate, zone_mask
+
+TOP_RIGHT = [[(0.6, 0.0), (1.0, 0.0), (1.0, 0.4), (0.6, 0.4)]]
+VTEST = Path(__file__).resolve().parents[2] / "shared" / "media" / "vtest.avi"
+
+
+def _scene(box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """A 320x240 textured background, with a white rectangle (x1, y1, x2, y2) when given."""
+    rng = np.random.default_rng(0)
+    image = cv2.GaussianBlur(rng.integers(60, 120, (240, 320, 3), dtype=np.uint8), (9, 9), 0)
+    if box is not None:
+        cv2.rectangle(image, box[:2], box[2:], (255, 255, 255), -1)
+    return image
+
+
+def test_first_frame_runs_then_still_frames_skip_until_recheck() -> None:
+    gate = MotionGate(recheck_s=10.0, min_interval_s=0.0)
+    still = _scene()
+    decisions = [gate.decide(still, t * 0.5, TOP_RIGHT) for t in range(25)]  # 0 .. 12 s at 2 fps
+    assert decisions[0] == GateDecision(True, "first", 0.0)
+    assert [d.reason for d in decisions[1:20]] == ["still"] * 19
+    assert decisions[20].run and decisions[20].reason == "recheck"  # t = 10 s
+    assert not decisions[21].run
+    assert (gate.runs, gate.skips) == (2, 23) and gate.reasons["recheck"] == 1
+
+
+def test_motion_inside_a_zone_runs_motion_outside_skips() -> None:
+    gate = MotionGate(recheck_s=60.0, min_interval_s=0.0)
+    gate.decide(_scene(), 0.0, TOP_RIGHT)
+    outside = gate.decide(_scene((10, 150, 60, 200)), 0.5, TOP_RIGHT)  # bottom left: no zone there
+    assert not outside.run and outside.reason == "still"
+    inside = gate.decide(_scene((220, 20, 260, 60)), 1.0, TOP_RIGHT)
+    assert inside.run and inside.reason == "motion" and inside.changed > 0.05
+    # Same frame again: nothing changed since that run.
+    assert not gate.decide(_scene((220, 20, 260, 60)), 1.5, TOP_RIGHT).run
+
+
+def test_no_zones_means_whole_image_and_slow_change_accumulates() -> None:
+    gate = MotionGate(recheck_s=60.0, threshold=0.01, min_interval_s=0.0)
+    gate.decide(_scene(), 0.0, [])
+    assert gate.decide(_scene((10, 150, 60, 200)), 0.5, []).run
+    # A creeping object: each step differs little from the previous frame, but the gate compares
+    # with the last run, so the change adds up until it crosses the threshold.
+    gate = MotionGate(recheck_s=60.0, threshold=0.02, min_interval_s=0.0)
+    gate.decide(_scene(), 0.0, TOP_RIGHT)
+    runs = [gate.decide(_scene((316 - 2 * i, 10, 319, 50)), 0.5 * (i + 1), TOP_RIGHT).run for i in range(10)]
+    assert any(runs) and not runs[0]
+
+
+def test_min_interval_limits_runs_under_continuous_motion() -> None:
+    gate = MotionGate(recheck_s=60.0, min_interval_s=1.0)
+    gate.decide(_scene(), 0.0, TOP_RIGHT)
+    reasons = [
+        gate.decide(_scene((200 + 5 * i, 20, 240 + 5 * i, 60)), 0.5 * (i + 1), TOP_RIGHT).reason
+        for i in range(8)
+    ]
+    assert reasons == ["interval", "motion"] * 4
+
+
+def test_zone_change_backwards_time_and_disabled() -> None:
+    gate = MotionGate(recheck_s=60.0)
+    gate.decide(_scene(), 0.0, TOP_RIGHT)
+    assert not gate.decide(_scene(), 1.0, TOP_RIGHT).run
+    assert gate.decide(_scene(), 2.0, [[(0, 0), (0.5, 0), (0.5, 0.5)]]).reason == "first"  # new zones
+    assert gate.decide(_scene(), 1.0, [[(0, 0), (0.5, 0), (0.5, 0.5)]]).reason == "reset"  # time went back
+    off = MotionGate.from_config(DetectorConfig())
+    assert [off.decide(_scene(), t, TOP_RIGHT).reason for t in (0, 1, 2)] == ["disabled"] * 3
+    assert off.runs == 3
+    on = MotionGate.from_config(DetectorConfig(motion_gating=True, recheck_s=5))
+    assert on.enabled and on.recheck_s == 5
+    with pytest.raises(ValueError):
+        MotionGate(recheck_s=0)
+
+
+def test_zone_mask_covers_the_polygon() -> None:
+    mask = zone_mask(TOP_RIGHT, 100, 50, margin=0)
+    assert mask[5, 90] == 255 and mask[45, 10] == 0 and mask[30, 90] == 0
+    assert zone_mask([], 10, 10).min() == 255
+
+
+@pytest.mark.skipif(not VTEST.is_file(), reason="footage absent")
+def test_gating_cuts_detector_calls_on_vtest_at_least_3x() -> None:
+    kerb = [[(0.83, 0.05), (0.94, 0.05), (0.94, 0.25), (0.83, 0.25)]]  # configs/demo.yaml
+    gate = MotionGate.from_config(DetectorConfig(motion_gating=True))
+    capture = cv2.VideoCapture(str(VTEST))
+    index = 0
+    while capture.grab():
+        if index % 5 == 0:
+            _, image = capture.retrieve()
+            gate.decide(image, index / 10.0, kerb)
+        index += 1
+    total = gate.runs + gate.skips
+    assert total >= 150
+    assert total / gate.runs >= 3.0, gate.stats()
+    assert gate.reasons["recheck"] >= 3  # the parked van's still stretches are re-checked
