@@ -300,6 +300,8 @@ def _explain(exc: BaseException) -> tuple[str, bool]:
         return f"not a readable video ({text})", True
     if "refused" in low:
         return f"connection refused ({text})", False
+    if isinstance(exc, av.ExitError) or "immediate exit" in low:  # PyAV's open/read timeout fired
+        return f"timed out (no data within the timeout; {text})", False
     if "timed out" in low or "timeout" in low or errno in (110, 60):
         return f"timed out ({text})", False
     return text, False
