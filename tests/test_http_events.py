@@ -36,7 +36,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Itera
     database = open_database(config.storage.database_url)
     register_cameras(database, config.cameras)
     runtime = run_replay(config, load_detector(config.detector), EventSink(database, config.storage.evidence_dir))
-    app = create_app(config, database, health_source=runtime.health)
+    app = create_app(config, database, health_source=runtime.health, detector_source=runtime.detector_stats)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -107,3 +107,14 @@ def test_openapi_docs(base_url: str) -> None:
     assert {"/api/cameras", "/api/events", "/api/events/{event_id}", "/api/events/{event_id}/snapshot.jpg",
             "/healthz"} <= set(schema["paths"])
     assert httpx.get(f"{base_url}/docs").status_code == 200
+
+
+def test_prometheus_metrics(base_url: str) -> None:
+    response = httpx.get(f"{base_url}/metrics")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert 'citywatch_camera_state{camera="campus-road",state="ended"} 1.0' in text
+    for counter in ("frames_decoded", "frames_analysed"):
+        line = next(x for x in text.splitlines() if x.startswith(f"citywatch_camera_{counter}_total"))
+        assert float(line.split()[-1]) >= 159  # 79.5 s at 2 fps
+    assert 'citywatch_detections_total{camera="campus-road",decision="run"}' in text
