@@ -32,7 +32,7 @@ class CameraTracker:
 
     def __init__(self, analysis_fps: float, lost_s: float = 5.0):
         self._tracker = ByteTrackTracker(
-            lost_track_buffer=max(1, int(round(30 * lost_s))),  # trackers keeps buffer/30 seconds
+            lost_track_buffer=max(1, round(30 * lost_s)),  # trackers keeps buffer/30 seconds
             frame_rate=analysis_fps,
             track_activation_threshold=0.35,
             high_conf_det_threshold=0.45,
