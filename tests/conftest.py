@@ -37,7 +37,10 @@ def demo_config_dict(tmp_path: Path, **camera_overrides: object) -> dict:
     camera.update(camera_overrides)
     return {
         "detector": {"model": "yolox_nano.onnx", "model_dirs": [str(MODEL_DIR)]},
-        "storage": {"database_url": f"sqlite:///{tmp_path / 'citywatch.db'}", "evidence_dir": str(tmp_path / "evidence")},
+        "storage": {
+            "database_url": f"sqlite:///{tmp_path / 'citywatch.db'}",
+            "evidence_dir": str(tmp_path / "evidence"),
+        },
         "cameras": [camera],
     }
 

@@ -78,7 +78,8 @@ def test_rule_naming_an_unknown_zone() -> None:
 
 
 def test_bad_types_and_bounds() -> None:
-    text = GOOD.replace("min_dwell_s: 30", "min_dwell_s: -5").replace("model: yolox_nano.onnx", "model: x\n  confidence: 2")
+    text = GOOD.replace("min_dwell_s: 30", "min_dwell_s: -5")
+    text = text.replace("model: yolox_nano.onnx", "model: x\n  confidence: 2")
     problems = problems_of(text)
     assert any(p.startswith("line 3: detector.confidence") for p in problems)
     assert any("min_dwell_s" in p and "greater than 0" in p for p in problems)
