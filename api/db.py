@@ -3,18 +3,24 @@
 `open_database(url)` returns a `Database` holding the engine and a session factory; SQLite gets
 its parent directory created, WAL journaling and foreign keys on. No module-level engine: each
 runtime or app owns its own, so several can live in one process (tests) or one per worker.
+The schema is Alembic's (`api/migrations`): `create_schema()` upgrades the database to head.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+log = logging.getLogger(__name__)
 
 
 class Base(DeclarativeBase):
@@ -28,6 +34,18 @@ class Database:
     url: str
     engine: Engine
     sessions: sessionmaker[Session]
+    #: Called after each commit with the messages the session queued (see `api.ledger.outbox`).
+    subscribers: list[Callable[[list[tuple[str, dict[str, Any]]]], None]] = field(default_factory=list)
+
+    def _after_commit(self, session: Session) -> None:
+        messages = session.info.pop("citywatch_outbox", None)
+        if not messages:
+            return
+        for subscriber in list(self.subscribers):
+            try:
+                subscriber(messages)
+            except Exception:
+                log.exception("database subscriber failed")
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -43,13 +61,47 @@ class Database:
             session.close()
 
     def create_schema(self) -> None:
-        """Create missing tables."""
-        from api import models  # noqa: F401  (registers the tables on Base.metadata)
-
-        Base.metadata.create_all(self.engine)
+        """Migrate the database to the newest schema (Alembic `upgrade head`)."""
+        upgrade(self.engine)
 
     def dispose(self) -> None:
+        """Close every pooled connection."""
         self.engine.dispose()
+
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(url: str | None = None):  # type: ignore[no-untyped-def]
+    """The Alembic config of Citywatch's migrations (no alembic.ini needed)."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if url:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Run the migrations up to `revision` on this engine (serialised per process)."""
+    from alembic import command
+
+    with _MIGRATE_LOCK, engine.begin() as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None before the first migration)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+_MIGRATE_LOCK = threading.Lock()
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -69,12 +121,19 @@ def open_database(url: str, create: bool = True) -> Database:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
-    elif parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
-        url = str(parsed.set(drivername="postgresql+psycopg"))
+    elif parsed.get_backend_name() == "postgresql":
+        if parsed.drivername == "postgresql":
+            url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        kwargs["connect_args"] = {"connect_timeout": 5}
+        kwargs["pool_size"], kwargs["max_overflow"] = 10, 20
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     database = Database(url, engine, sessionmaker(engine, expire_on_commit=False))
+    event.listen(database.sessions, "after_commit", database._after_commit)
+    event.listen(
+        database.sessions, "after_rollback", lambda session: session.info.pop("citywatch_outbox", None)
+    )
     if create:
         database.create_schema()
     return database

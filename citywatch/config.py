@@ -111,6 +111,10 @@ class StorageConfig(_Model):
     evidence_dir: str = Field(
         "data/evidence", title="Evidence directory", description="Where snapshot JPEGs are written."
     )
+    spool_path: str = Field(
+        "data/spool.db", title="Spool file",
+        description="Local durable queue (SQLite) holding events while the database is unreachable.",
+    )
 
 
 class ZoneConfig(_Model):
@@ -120,6 +124,23 @@ class ZoneConfig(_Model):
     name: str | None = Field(None, title="Name", description="What operators call the place.")
     polygon: list[Point] = Field(
         min_length=3, title="Polygon", description="Vertices as [x, y], each in 0..1 of the image."
+    )
+
+
+class CasePolicyConfig(_Model):
+    """How a rule's events become cases in the ledger (立案 policy)."""
+
+    auto_register: bool = Field(
+        False,
+        title="Auto-register",
+        description="Register (立案) a case straight from its event; else an operator reviews it first.",
+    )
+    priority: Literal["low", "normal", "high", "urgent"] = Field(
+        "normal", title="Priority", description="Priority of cases opened by this rule."
+    )
+    deadline_h: float = Field(
+        24.0, gt=0.0, le=24.0 * 90, title="Deadline (h)",
+        description="Hours from dispatch (派遣) to the disposal deadline when the dispatcher gives none.",
     )
 
 
@@ -146,6 +167,9 @@ class IllegalParkingRuleConfig(_Model):
         ge=0.0,
         title="Grace (s)",
         description="How long a vehicle may be unseen (occlusion, missed detection) before its stay ends.",
+    )
+    case: CasePolicyConfig = Field(
+        default_factory=CasePolicyConfig, title="Case policy", description="How its events become cases."
     )
 
 
@@ -225,6 +249,38 @@ class ApiConfig(_Model):
 
     host: str = Field("127.0.0.1", title="Host", description="Address the API listens on.")
     port: int = Field(8080, ge=1, le=65535, title="Port", description="TCP port of the API.")
+    anonymous_read: bool = Field(
+        True,
+        title="Anonymous read",
+        description="Let requests without a token read (viewer role); writes always need a token. "
+        "Set false where the API is reachable beyond the bureau's network.",
+    )
+
+
+class MqttConfig(_Model):
+    """The MQTT broker every event, case transition and camera status is published to."""
+
+    enabled: bool = Field(False, title="Enabled", description="Publish to MQTT.")
+    host: str = Field("127.0.0.1", title="Host", description="Broker host.")
+    port: int = Field(1883, ge=1, le=65535, title="Port", description="Broker TCP port.")
+    topic_prefix: str = Field(
+        "citywatch", min_length=1, title="Topic prefix",
+        description="Topics are <prefix>/events, <prefix>/cases and <prefix>/<camera>/status.",
+    )
+    username: str | None = Field(None, title="User name", description="Broker user, when it requires one.")
+    password: str | None = Field(None, title="Password", description="Broker password (use ${VAR}).")
+    qos: Literal[0, 1, 2] = Field(1, title="QoS", description="MQTT quality of service of every message.")
+
+
+class WebhookConfig(_Model):
+    """An HTTP endpoint that receives every event and case transition as a JSON POST."""
+
+    url: str = Field(min_length=1, title="URL", description="http(s) URL the JSON is POSTed to.")
+    kinds: list[Literal["event", "case"]] = Field(
+        default_factory=lambda: ["event", "case"], title="Kinds", description="What is sent to it."
+    )
+    timeout_s: float = Field(5.0, gt=0.0, le=60.0, title="Timeout (s)", description="Per attempt.")
+    retries: int = Field(5, ge=0, le=20, title="Retries", description="Attempts after the first one.")
 
 
 class CitywatchConfig(_Model):
@@ -239,6 +295,10 @@ class CitywatchConfig(_Model):
     )
     storage: StorageConfig = Field(default_factory=StorageConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
+    mqtt: MqttConfig = Field(default_factory=MqttConfig, title="MQTT", description="Publishing to a broker.")
+    webhooks: list[WebhookConfig] = Field(
+        default_factory=list, title="Webhooks", description="HTTP endpoints notified of events and cases."
+    )
     timezone: str = Field("Asia/Shanghai", title="Time zone", description="The city's time zone (IANA name).")
     cameras: list[CameraConfig] = Field(min_length=1, title="Cameras", description="Cameras to watch.")
 

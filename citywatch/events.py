@@ -143,8 +143,8 @@ def redact_url(url: str) -> str:
 
 
 def register_cameras(database: Database, cameras: list[CameraConfig]) -> None:
-    """Insert or update the configured cameras so events can reference them."""
-    from api.models import Camera
+    """Insert or update the configured cameras and their zones so events and cases can reference them."""
+    from api.models import Camera, Zone
 
     with database.session() as session:
         for camera in cameras:
@@ -152,3 +152,8 @@ def register_cameras(database: Database, cameras: list[CameraConfig]) -> None:
             row.name, row.district, row.street = camera.name, camera.district, camera.street
             row.source, row.enabled = redact_url(camera.url), camera.enabled
             session.add(row)
+            session.flush()
+            for zone in camera.zones:
+                zone_row = session.get(Zone, (camera.id, zone.id)) or Zone(camera_id=camera.id, id=zone.id)
+                zone_row.name, zone_row.polygon = zone.name or "", [list(p) for p in zone.polygon]
+                session.add(zone_row)

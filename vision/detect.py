@@ -64,6 +64,8 @@ class Detector:
         self.labels = frozenset(mapping.values())
         #: True when the backend has separate preprocess / infer / postprocess stages.
         self.splittable = bool(getattr(backend, "splittable", False))
+        #: Most images one model call takes (1 for ONNX exports with a fixed batch dimension).
+        self.max_batch = int(getattr(backend, "max_batch", 64))
 
     def detect(self, images: Sequence[np.ndarray]) -> list[sv.Detections]:
         """One `sv.Detections` per image, labelled, duplicates of one object merged."""
@@ -118,9 +120,7 @@ def load_detector(config: DetectorConfig) -> Detector:
         elif backend_name == "ultralytics":
             from vision.backends.ultralytics_backend import UltralyticsBackend
 
-            ultra = UltralyticsBackend(
-                resolved.path, input_size, config.confidence, config.iou, config.threads
-            )
+            ultra = UltralyticsBackend(resolved.path, input_size, config.confidence, config.iou, config.threads)
             backend, class_names = ultra, ultra.class_names
         else:
             raise DetectorError(f"unknown detector backend {backend_name!r} for {resolved.path}")
@@ -160,25 +160,25 @@ class BatchingDetector:
     """Cross-camera micro-batching in front of a `Detector`.
 
     `submit` is safe from any thread and never blocks on the model; each request waits at most
-    `max_wait_s` for others to join a batch of up to `max_batch`. Requests with `priority=1` are
-    taken before `priority=0` ones when requests queue up; within a priority, first come first
-    served. The queue is bounded (`max_pending`): a full queue refuses `submit` (`queue.Full`)
-    rather than grow, and the camera drops that frame.
+    `max_wait_s` for others to join a batch of up to `max_batch` (capped at what one model call
+    takes: `yolox_nano.onnx` has a fixed batch of 1, so its frames go straight to the model).
+    Requests with `priority=1` are taken before `priority=0` ones when requests queue up; within a
+    priority, first come first served. The queue is bounded (`max_pending`): a full queue refuses
+    `submit` (`queue.Full`) rather than grow, and the camera drops that frame.
 
     Example:
         >>> batching = BatchingDetector(detector, max_batch=4, max_wait_s=0.02)  # doctest: +SKIP
         >>> detections = batching.detect("cam-1", frame.image)  # doctest: +SKIP
     """
 
-    def __init__(
-        self, detector: Detector, max_batch: int = 1, max_wait_s: float = 0.02, max_pending: int = 256
-    ):
+    def __init__(self, detector: Detector, max_batch: int = 1, max_wait_s: float = 0.02, max_pending: int = 256):
         self.detector = detector
-        self.max_batch = max(1, int(max_batch))
+        self.requested_batch = max(1, int(max_batch))
+        #: The batch actually formed: never more than one model call takes (waiting for frames the
+        #: model cannot take in the same call would only add latency).
+        self.max_batch = min(self.requested_batch, max(1, detector.max_batch))
         self.max_wait_s = max_wait_s
-        self._queue: queue.PriorityQueue[tuple[int, int, _Request | None]] = queue.PriorityQueue(
-            maxsize=max_pending
-        )
+        self._queue: queue.PriorityQueue[tuple[int, int, _Request | None]] = queue.PriorityQueue(maxsize=max_pending)
         self._seq = itertools.count()
         self._closed = False
         self.batches = 0
@@ -259,14 +259,10 @@ class BatchingDetector:
             prepared = [i for i, r in enumerate(batch) if r.prepared]
             images = [i for i, r in enumerate(batch) if not r.prepared]
             if prepared:
-                for i, raw in zip(
-                    prepared, self.detector.infer([batch[i].payload for i in prepared]), strict=True
-                ):
+                for i, raw in zip(prepared, self.detector.infer([batch[i].payload for i in prepared]), strict=True):
                     results[i] = raw
             if images:
-                for i, det in zip(
-                    images, self.detector.detect([batch[i].payload for i in images]), strict=True
-                ):
+                for i, det in zip(images, self.detector.detect([batch[i].payload for i in images]), strict=True):
                     results[i] = det
         except Exception as exc:
             log.exception("detector %s failed on a batch of %d", self.detector.name, len(batch))
@@ -340,9 +336,7 @@ def merge_detections(parts: Sequence[sv.Detections]) -> sv.Detections:
     trimmed = []
     for p in parts:
         p = p[np.arange(len(p))]
-        p.data = {
-            k: np.asarray(v, dtype=object if k == "label" else None) for k, v in p.data.items() if k in common
-        }
+        p.data = {k: np.asarray(v, dtype=object if k == "label" else None) for k, v in p.data.items() if k in common}
         trimmed.append(p)
     return sv.Detections.merge(trimmed)
 
@@ -360,6 +354,4 @@ def load_detector_set(
         if det.name in detectors:
             raise DetectorError(f"two detectors are named {det.name!r}; give one a `name:`")
         detectors[det.name] = det
-    return DetectorSet(
-        detectors, max_batch=max_batch or primary.batch_size, max_wait_s=primary.batch_wait_ms / 1000.0
-    )
+    return DetectorSet(detectors, max_batch=max_batch or primary.batch_size, max_wait_s=primary.batch_wait_ms / 1000.0)

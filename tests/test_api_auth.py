@@ -1,0 +1,93 @@
+"""Bearer tokens and roles: `require_role` admits, refuses (401/403) and names the caller."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pytest
+from fastapi import Depends, FastAPI
+from fastapi.testclient import TestClient
+
+from api.auth import Principal, add_user, authenticate, hash_token, revoke_user
+from api.db import open_database
+from api.deps import AppContext, require_role
+from citywatch.config import CitywatchConfig
+from tests.conftest import demo_config_dict
+
+
+@pytest.fixture()
+def setup(tmp_path: Path):  # type: ignore[no-untyped-def]
+    data = demo_config_dict(tmp_path)
+    data["api"] = {"anonymous_read": False}
+    config = CitywatchConfig.model_validate(data)
+    database = open_database(config.storage.database_url)
+    app = FastAPI()
+    app.state.context = AppContext(config=config, database=database)
+
+    @app.get("/read")
+    def read(user: Annotated[Principal, Depends(require_role("viewer"))]) -> dict:
+        return {"name": user.name, "role": user.role}
+
+    @app.put("/mode")
+    def mode(user: Annotated[Principal, Depends(require_role("admin"))]) -> dict:
+        return {"name": user.name}
+
+    with database.session() as session:
+        tokens = {role: add_user(session, f"{role}-user", role) for role in ("viewer", "operator", "admin")}
+    yield TestClient(app), tokens, database, config
+    database.dispose()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_roles_are_ordered_and_enforced(setup) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, _, _ = setup
+    assert client.get("/read").status_code == 401
+    assert client.get("/read", headers=bearer("not-a-token")).status_code == 401
+    assert client.get("/read", headers=bearer(tokens["viewer"])).json() == {
+        "name": "viewer-user",
+        "role": "viewer",
+    }
+    assert client.put("/mode", headers=bearer(tokens["operator"])).status_code == 403
+    assert client.put("/mode", headers=bearer(tokens["admin"])).json() == {"name": "admin-user"}
+    assert client.put("/mode").status_code == 401
+
+
+def test_tokens_are_stored_hashed_and_revocable(setup) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, database, _ = setup
+    from sqlalchemy import select
+
+    from api.models import ApiToken
+
+    with database.session() as session:
+        stored = set(session.scalars(select(ApiToken.token_hash)))
+        assert hash_token(tokens["admin"]) in stored and tokens["admin"] not in stored
+        assert len(tokens["admin"]) >= 43
+        assert revoke_user(session, "admin-user")
+    with database.session() as session:
+        assert authenticate(session, tokens["admin"]) is None
+    assert client.put("/mode", headers=bearer(tokens["admin"])).status_code == 401
+
+
+def test_anonymous_read_by_config(tmp_path: Path) -> None:
+    config = CitywatchConfig.model_validate(demo_config_dict(tmp_path))
+    assert config.api.anonymous_read is True  # the default keeps "open the API and see the event"
+    database = open_database(config.storage.database_url)
+    app = FastAPI()
+    app.state.context = AppContext(config=config, database=database)
+
+    @app.get("/read")
+    def read(user: Annotated[Principal, Depends(require_role("viewer"))]) -> dict:
+        return {"name": user.name}
+
+    @app.post("/write")
+    def write(user: Annotated[Principal, Depends(require_role("operator"))]) -> dict:
+        return {"name": user.name}
+
+    client = TestClient(app)
+    assert client.get("/read").json() == {"name": "anonymous"}
+    assert client.post("/write").status_code == 401
+    database.dispose()
