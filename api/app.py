@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from api.db import Database
 from api.deps import AppContext
-from api.routes import cameras, events, health
+from api.routes import cameras, console, events, health
 from citywatch import __version__
 from citywatch.config import CitywatchConfig
 
@@ -27,4 +27,5 @@ def create_app(config: CitywatchConfig, database: Database, health_source: Calla
     app.include_router(health.router)
     app.include_router(cameras.router)
     app.include_router(events.router)
+    console.install(app)  # the operator console at / and live updates at /api/stream
     return app

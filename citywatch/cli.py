@@ -86,18 +86,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
+    from api.routes import live
     from citywatch.runtime import Runtime
 
     config = _load(args.config)
     detector, database, sink = _open_pipeline(config)
     runtime = Runtime(config, detector, sink)
     app = create_app(config, database, health_source=runtime.health)
+    live.attach(app, sink=sink, runtime=runtime)  # new events and thumbnails to the console
     host = args.host or config.api.host
     port = args.port or config.api.port
     runtime.start()
     log.info("API on http://%s:%d (docs at /docs); %d camera(s) running", host, port, len(runtime.workers))
     try:
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=3)
     finally:
         runtime.stop()
         database.dispose()

@@ -115,6 +115,7 @@ class CameraWorker:
     thread: threading.Thread | None = None
     events: int = 0
     detections_run: int = 0
+    last_frame: Frame | None = None  # the last analysed frame (console thumbnail)
 
 
 class Runtime:
@@ -201,6 +202,7 @@ class Runtime:
     def _analyse(self, worker: CameraWorker, frame: Frame) -> None:
         detections = self.detector.detect(worker.camera.id, frame.image)
         worker.detections_run += 1
+        worker.last_frame = frame
         worker.reader.health.mark(analysed=1)
         for output in worker.pipeline.process(frame, detections):
             self._emit(output)

@@ -20,7 +20,10 @@ SYSTEM_PACKAGES=(
   gstreamer1.0-plugins-bad             # h264parse
   gstreamer1.0-plugins-ugly            # x264enc
   gstreamer1.0-libav
-  # --- add other groups below (e.g. chromium for UI tests) ---
+  # --- console browser tests (tests/browser, Playwright drives Debian's Chromium) ---
+  chromium
+  fonts-wqy-microhei                   # CJK glyphs for the zh-CN console and its screenshots
+  # --- add other groups below ---
 )
 
 SUDO=""

@@ -1,0 +1,55 @@
+"""The operator console: `GET /` serves the single-page app, `/static/...` its files.
+
+Everything the console needs (HTML, ES modules, CSS, the vendored chart library) ships in
+api/static, so it works with no internet; there is no build step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, HTTPException
+from fastapi.responses import FileResponse
+
+from api.deps import Context
+from citywatch import __version__
+
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
+MEDIA_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".svg": "image/svg+xml",
+               ".png": "image/png", ".json": "application/json", ".txt": "text/plain", ".md": "text/plain"}
+
+router = APIRouter(tags=["console"])
+
+
+@router.get("/", response_class=FileResponse, include_in_schema=False)
+def index() -> FileResponse:
+    return FileResponse(STATIC_DIR / "index.html", media_type="text/html",
+                        headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/api/console/config", summary="What the console needs to know about this deployment")
+def console_config(context: Context) -> dict[str, Any]:
+    """The city's time zone, the version, and each camera's district and street (for filters)."""
+    return {
+        "timezone": context.config.timezone,
+        "version": __version__,
+        "districts": sorted({camera.district for camera in context.config.cameras if camera.district}),
+    }
+
+
+@router.get("/static/{path:path}", response_class=FileResponse, include_in_schema=False)
+def static_file(path: str) -> FileResponse:
+    file = (STATIC_DIR / path).resolve()
+    if not file.is_relative_to(STATIC_DIR) or not file.is_file():
+        raise HTTPException(404, detail="not found")
+    media_type = MEDIA_TYPES.get(file.suffix, "application/octet-stream")
+    return FileResponse(file, media_type=media_type, headers={"Cache-Control": "no-cache"})
+
+
+def install(app: FastAPI) -> None:
+    """Serve the console and its live updates (`api.routes.live`) from `app`."""
+    from api.routes import live
+
+    live.install(app)
+    app.include_router(router)

@@ -1,0 +1,262 @@
+"""Live updates for the console: `GET /api/stream` (server-sent events) and camera thumbnails.
+
+A `Broadcaster` held on `app.state.broadcaster` fans messages out to every connected browser:
+new events (fed from `EventSink.listeners`), changes made through the API (any successful
+POST/PUT/PATCH/DELETE under /api/, seen by `ChangeNotifier`) and camera status every few seconds.
+Each client has a bounded queue; when a slow client's queue is full the message is dropped and
+counted, so one stuck browser never holds up the pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
+from fastapi.responses import Response, StreamingResponse
+
+from api.deps import Context
+
+router = APIRouter(tags=["live"])
+
+#: Payload keys of a stored event that are safe and useful to push (no file paths).
+EVENT_KEYS = ("id", "uid", "type", "camera_id", "rule_id", "zone_id", "label", "first_seen_s",
+              "triggered_s", "dwell_s", "score", "box", "occurred_at")
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """One connected client: its bounded queue on the server's event loop."""
+
+    loop: asyncio.AbstractEventLoop
+    queue: asyncio.Queue[dict[str, Any]]
+    dropped: int = 0
+
+
+@dataclass
+class Broadcaster:
+    """Fans messages out to subscribers; `publish` may be called from any thread.
+
+    Example:
+        >>> broadcaster = Broadcaster(queue_size=2)
+        >>> broadcaster.publish("change", {"path": "/api/mode"})  # no subscriber: nothing to do
+        >>> broadcaster.stats()["published"]
+        1
+    """
+
+    queue_size: int = 200
+    published: int = 0
+    dropped: int = 0
+    _subscribers: set[Subscriber] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def subscribe(self) -> Subscriber:
+        """Register a client; call from the event loop that will read its queue."""
+        subscriber = Subscriber(asyncio.get_running_loop(), asyncio.Queue(maxsize=self.queue_size))
+        with self._lock:
+            self._subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        with self._lock:
+            self._subscribers.discard(subscriber)
+
+    def publish(self, kind: str, data: dict[str, Any]) -> None:
+        """Queue `{"kind": kind, "data": data, "at": epoch s}` for every client (thread-safe)."""
+        message = {"kind": kind, "data": data, "at": round(time.time(), 3)}
+        with self._lock:
+            self.published += 1
+            subscribers = list(self._subscribers)
+        for subscriber in subscribers:
+            try:
+                subscriber.loop.call_soon_threadsafe(self._offer, subscriber, message)
+            except RuntimeError:  # its loop is closed: the client is gone
+                self.unsubscribe(subscriber)
+
+    def publish_event(self, payload: dict[str, Any]) -> None:
+        """An `EventSink` listener: push a newly stored event (without file paths)."""
+        self.publish("event", {key: payload.get(key) for key in EVENT_KEYS})
+
+    def publish_committed(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
+        """A `Database` subscriber: push the ledger's committed changes (`case`, `event`)."""
+        for kind, data in messages:
+            if kind == "case":
+                self.publish("case", {"case": data.get("case"), "action": data.get("action")})
+            elif kind == "event":
+                self.publish("event", {key: data.get(key) for key in EVENT_KEYS if key in data})
+
+    def _offer(self, subscriber: Subscriber, message: dict[str, Any]) -> None:
+        try:
+            subscriber.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            subscriber.dropped += 1
+            with self._lock:
+                self.dropped += 1
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return {"clients": len(self._subscribers), "published": self.published, "dropped": self.dropped}
+
+
+class ChangeNotifier:
+    """ASGI middleware: after a successful mutating request under /api/, publish a `change`
+    message (method, path, status) so every console refreshes what it shows."""
+
+    def __init__(self, app: Any, broadcaster: Broadcaster):
+        self.app = app
+        self.broadcaster = broadcaster
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http" or scope["method"] not in MUTATING or not scope["path"].startswith("/api"):
+            await self.app(scope, receive, send)
+            return
+        status = {"code": 0}
+
+        async def watch(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, watch)
+        if 200 <= status["code"] < 300:
+            self.broadcaster.publish("change", {"method": scope["method"], "path": scope["path"],
+                                                "status": status["code"]})
+
+
+def install(app: FastAPI, queue_size: int = 200) -> Broadcaster:
+    """Add the live routes, a broadcaster on `app.state` and the change notifier to an app."""
+    broadcaster = Broadcaster(queue_size=queue_size)
+    app.state.broadcaster = broadcaster
+    app.state.latest_frame = None
+    app.add_middleware(ChangeNotifier, broadcaster=broadcaster)
+    subscribers = getattr(app.state.context.database, "subscribers", None)
+    if subscribers is not None:  # the ledger's committed changes (cases, events)
+        subscribers.append(broadcaster.publish_committed)
+    app.include_router(router)
+    return broadcaster
+
+
+def attach(app: FastAPI, sink: Any = None, runtime: Any = None) -> None:
+    """Connect a running pipeline: new events from `sink` go live, and the last analysed frame of
+    each of `runtime`'s cameras becomes its thumbnail."""
+    broadcaster: Broadcaster = app.state.broadcaster
+    if sink is not None:
+        sink.listeners.append(broadcaster.publish_event)
+    if runtime is not None:
+        def latest_frame(camera_id: str) -> Any:
+            worker = runtime.workers.get(camera_id)
+            return getattr(worker, "last_frame", None) if worker is not None else None
+
+        app.state.latest_frame = latest_frame
+
+
+def check_viewer(request: Request, context: Context, token: str | None) -> None:
+    """Admit a reader: a valid token (the `token` query parameter, for `EventSource`, or the
+    Authorization header), or nobody when the API allows anonymous reads; else 401."""
+    try:
+        from api.auth import authenticate
+    except ImportError:  # a build without authentication
+        return
+    header = request.headers.get("authorization", "")
+    token = token or (header[7:].strip() if header.lower().startswith("bearer ") else None)
+    if not token:
+        if getattr(context.config.api, "anonymous_read", False):
+            return
+        raise HTTPException(401, detail="a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+    with context.database.session() as session:
+        principal = authenticate(session, token)
+    if principal is None:
+        raise HTTPException(401, detail="invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
+
+
+def _camera_status(context: Context) -> dict[str, Any]:
+    if not context.health:
+        return {}
+    from vision.streams import health_snapshot
+
+    return {camera_id: health_snapshot(health) for camera_id, health in context.health().items()}
+
+
+def _sse(message: dict[str, Any]) -> str:
+    return f"event: {message['kind']}\ndata: {json.dumps(message, ensure_ascii=False, default=str)}\n\n"
+
+
+@router.get("/api/stream", summary="Live updates (server-sent events)",
+            response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}})
+async def stream(
+    request: Request,
+    context: Context,
+    status_every_s: Annotated[float, Query(ge=0.5, le=60, description="Camera status interval.")] = 3.0,
+    token: Annotated[str | None, Query(description="Bearer token (EventSource cannot send headers).")] = None,
+) -> StreamingResponse:
+    """A `text/event-stream` of messages `{kind, data, at}` with kind `hello`, `event` (a new
+    event: id, type, camera, box ...), `change` (an API change: method, path) or `cameras`
+    (camera id to health). Browsers use `EventSource('/api/stream')`."""
+    check_viewer(request, context, token)
+    broadcaster: Broadcaster = request.app.state.broadcaster
+    subscriber = broadcaster.subscribe()
+
+    async def messages() -> AsyncIterator[str]:
+        try:
+            yield "retry: 2000\n\n"
+            yield _sse({"kind": "hello", "data": broadcaster.stats(), "at": round(time.time(), 3)})
+            next_status = 0.0
+            while not await request.is_disconnected():
+                now = time.monotonic()
+                if now >= next_status:
+                    next_status = now + status_every_s
+                    status = {"kind": "cameras", "data": _camera_status(context), "at": round(time.time(), 3)}
+                    yield _sse(status)
+                try:
+                    message = await asyncio.wait_for(subscriber.queue.get(), timeout=min(1.0, status_every_s))
+                except TimeoutError:
+                    continue
+                yield _sse(message)
+        finally:
+            broadcaster.unsubscribe(subscriber)
+
+    return StreamingResponse(messages(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@router.get("/api/stream/stats", summary="Live-update counters")
+def stream_stats(request: Request) -> dict[str, int]:
+    """Connected clients, messages published and messages dropped for slow clients."""
+    return request.app.state.broadcaster.stats()
+
+
+@router.get("/api/cameras/{camera_id}/latest.jpg", summary="The camera's last analysed frame",
+            response_class=Response, responses={200: {"content": {"image/jpeg": {}}}, 404: {}})
+def latest_jpg(
+    camera_id: str,
+    request: Request,
+    context: Context,
+    width: Annotated[int | None, Query(ge=32, le=4096, description="Scale to this width.")] = None,
+    token: Annotated[str | None, Query(description="Bearer token, for plain <img> tags.")] = None,
+) -> Response:
+    """JPEG of the last frame the pipeline analysed for this camera (404 before the first one)."""
+    check_viewer(request, context, token)
+    try:
+        context.config.camera(camera_id)
+    except KeyError:
+        raise HTTPException(404, detail=f"camera {camera_id!r} not found") from None
+    source = request.app.state.latest_frame
+    frame = source(camera_id) if source is not None else None
+    if frame is None:
+        raise HTTPException(404, detail=f"no analysed frame yet for camera {camera_id!r}")
+    import cv2
+
+    from vision.evidence import encode_jpeg
+
+    image = frame.image
+    if width and width < image.shape[1]:
+        image = cv2.resize(image, (width, round(image.shape[0] * width / image.shape[1])),
+                           interpolation=cv2.INTER_AREA)
+    return Response(encode_jpeg(image, quality=80), media_type="image/jpeg",
+                    headers={"Cache-Control": "no-store", "X-Stream-Seconds": f"{frame.stream_s:.3f}"})

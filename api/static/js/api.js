@@ -1,0 +1,84 @@
+// The HTTP API as the console uses it: bearer token, JSON, authorised images.
+// Every call to an endpoint of another module goes through a function here, so a change of
+// shape is fixed in one place.
+
+let token = localStorage.getItem("cw.token") || "";
+export const session = { user: null };
+
+export function getToken() { return token; }
+export function setToken(value) {
+  token = value || "";
+  if (token) localStorage.setItem("cw.token", token); else localStorage.removeItem("cw.token");
+}
+
+export class ApiError extends Error {
+  constructor(status, detail) { super(typeof detail === "string" ? detail : JSON.stringify(detail)); this.status = status; this.detail = detail; }
+}
+
+/** fetch JSON from the API; throws ApiError on a non-2xx answer. */
+export async function api(path, { method = "GET", body, query } = {}) {
+  let url = path;
+  if (query) {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null && v !== "") params.set(k, v);
+    const text = params.toString();
+    if (text) url += (url.includes("?") ? "&" : "?") + text;
+  }
+  const headers = { Accept: "application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (response.status === 204) return null;
+  const type = response.headers.get("content-type") || "";
+  const data = type.includes("json") ? await response.json() : await response.text();
+  if (!response.ok) throw new ApiError(response.status, data && data.detail !== undefined ? data.detail : data);
+  return data;
+}
+
+/** A list from either a bare array or a page object ({items: [...]}). */
+export function items(data) {
+  if (Array.isArray(data)) return data;
+  if (data && Array.isArray(data.items)) return data.items;
+  if (data && Array.isArray(data.cases)) return data.cases;
+  return [];
+}
+
+const imageCache = new Map();
+/** Show an API image in `img` (fetched with the token, so protected images work too). */
+export async function loadImage(img, url, { cache = true } = {}) {
+  try {
+    let objectUrl = cache ? imageCache.get(url) : undefined;
+    if (!objectUrl) {
+      const response = await fetch(url, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+      if (!response.ok) { img.classList.add("missing"); img.removeAttribute("src"); return false; }
+      objectUrl = URL.createObjectURL(await response.blob());
+      if (cache) {
+        imageCache.set(url, objectUrl);
+        if (imageCache.size > 300) { const [first, old] = imageCache.entries().next().value; imageCache.delete(first); URL.revokeObjectURL(old); }
+      }
+    }
+    const previous = img.dataset.objectUrl;
+    img.src = objectUrl;
+    img.classList.remove("missing");
+    if (!cache) { img.dataset.objectUrl = objectUrl; if (previous) setTimeout(() => URL.revokeObjectURL(previous), 1000); }
+    return true;
+  } catch {
+    img.classList.add("missing");
+    return false;
+  }
+}
+
+// ---- endpoints ----
+export const whoAmI = () => api("/api/me");
+export const consoleConfig = () => api("/api/console/config");
+export const listEvents = (query) => api("/api/events", { query: { limit: 200, ...query } });
+export const getEvent = (id) => api(`/api/events/${id}`);
+export const reviewEvent = (id, decision, reason) => api(`/api/events/${id}/review`, { method: "POST", body: { decision, reason } });
+export const listCameras = () => api("/api/cameras");
+export const getCamera = (id) => api(`/api/cameras/${encodeURIComponent(id)}`);
+export const listCases = (query) => api("/api/cases", { query: { limit: 500, ...query } });
+export const getCase = (id) => api(`/api/cases/${id}`);
+export const transitionCase = (id, to, body = {}) => api(`/api/cases/${id}/transitions`, { method: "POST", body: { to, ...body } });
+export const getMode = () => api("/api/mode");
+export const setMode = (mode, reason) => api("/api/mode", { method: "PUT", body: { mode, reason } });
+export const getStatistics = (query) => api("/api/statistics", { query });

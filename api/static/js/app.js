@@ -1,0 +1,182 @@
+// The console shell: sign-in, navigation, the mode banner, the clock and the live stream.
+import * as API from "./api.js";
+import { fmtDateTime, fmtTime, getLang, getTimeZone, setLang, setTimeZone, t, translate } from "./i18n.js";
+import { clear, errorText, h, modal, toast } from "./util.js";
+import * as queue from "./queue.js";
+import * as cases from "./cases.js";
+import * as cameras from "./cameras.js";
+import * as stats from "./stats.js";
+
+const PAGES = { queue, cases, case: cases, cameras, camera: cameras, stats };
+const listeners = new Set();
+
+/** Shared state of the shell, read by the pages. */
+export const store = { user: null, mode: null, cameras: [], cameraById: new Map(), live: false };
+
+export function can(action) {
+  const role = store.user?.role || "viewer";
+  if (action === "admin") return role === "admin";
+  return role === "operator" || role === "admin";
+}
+/** Subscribe to live messages ({kind, data, at}); returns an unsubscribe function. */
+export function onLive(fn) { listeners.add(fn); return () => listeners.delete(fn); }
+
+export async function refreshCameras() {
+  try {
+    store.cameras = await API.listCameras();
+    store.cameraById = new Map(store.cameras.map((c) => [c.id, c]));
+  } catch (err) { if (err.status === 401) signOut(); }
+  return store.cameras;
+}
+
+// ---- sign-in ----
+function signInPage(message) {
+  document.getElementById("topbar").hidden = true;
+  const main = clear(document.getElementById("main"));
+  const input = h("input#token", { name: "token", type: "password", autocomplete: "off", required: true, placeholder: "cw_…" });
+  const error = h("p.error", message || "");
+  main.append(h("section.signin",
+    h("form", { onsubmit: async (e) => {
+      e.preventDefault();
+      API.setToken(input.value.trim());
+      if (!(await start())) { error.textContent = t("signin.bad"); API.setToken(""); }
+    } },
+    h("h1", t("signin.title")),
+    h("label", { for: "token" }, t("signin.token")), input,
+    h("button.primary#signin", { type: "submit" }, t("signin.submit")),
+    error,
+    h("p.hint", t("signin.hint")),
+    h("p.hint", h("button.ghost", { type: "button", onclick: () => { setLang(getLang() === "zh" ? "en" : "zh"); signInPage(); } }, getLang() === "zh" ? "English" : "中文")))));
+  input.focus();
+}
+
+function signOut() {
+  API.setToken("");
+  store.user = null;
+  stopLive();
+  location.hash = "";
+  signInPage();
+}
+
+async function start() {
+  try {
+    store.user = await API.whoAmI();
+  } catch (err) {
+    if (err.status === 401 || err.status === 403) return false;
+    if (err.status !== 404) { toast(errorText(err), "error"); return false; }
+    store.user = { name: "local", role: "admin" };  // no authentication configured on this server
+  }
+  try { const config = await API.consoleConfig(); setTimeZone(config.timezone); store.config = config; } catch { /* defaults */ }
+  document.getElementById("topbar").hidden = false;
+  document.body.dataset.role = store.user.role;
+  document.getElementById("user").textContent = `${store.user.name} · ${t(`role.${store.user.role}`)}`;
+  await Promise.all([refreshCameras(), refreshMode()]);
+  startLive();
+  if (!location.hash || location.hash === "#" || location.hash === "#/") location.hash = "#/queue";
+  else route();
+  return true;
+}
+
+// ---- mode ----
+export async function refreshMode() {
+  try { store.mode = await API.getMode(); } catch { store.mode = store.mode || null; }
+  renderMode();
+}
+function renderMode() {
+  const button = document.getElementById("mode");
+  const mode = store.mode?.mode || "normal";
+  document.body.dataset.mode = mode;
+  button.className = `mode ${mode}`;
+  button.textContent = t(`mode.${mode}`);
+  const who = store.mode?.changed_by ? `${t("mode.by")}: ${store.mode.changed_by} · ${fmtDateTime(store.mode.changed_at)}` : "";
+  button.title = who;
+  button.dataset.changedBy = store.mode?.changed_by || "";
+  button.disabled = !store.mode || !can("mode");
+  document.getElementById("mode-info")?.replaceChildren(who);
+}
+async function switchMode() {
+  const current = store.mode?.mode || "normal";
+  const target = current === "flood" ? "normal" : "flood";
+  const answer = await modal(t("mode.confirm"),
+    h("div", h("p.big-mode", h("span.mode-chip", { class: current }, t(`mode.${current}`)), " → ", h("span.mode-chip", { class: target }, t(`mode.${target}`))),
+      h("label", t("c.note")), h("input", { name: "reason", autocomplete: "off" })),
+    { okText: `${t("mode.switch")} ${t(`mode.${target}`)}`, danger: target === "flood" });
+  if (!answer) return;
+  try {
+    store.mode = await API.setMode(target, answer.reason || undefined);
+    if (!store.mode || !store.mode.mode) await refreshMode();
+    renderMode();
+    toast(`${t("mode.switched")} ${t(`mode.${target}`)}`, "ok");
+    route();
+  } catch (err) { toast(errorText(err), "error"); }
+}
+
+// ---- live stream ----
+let source = null;
+function startLive() {
+  stopLive();
+  const query = API.getToken() ? `?token=${encodeURIComponent(API.getToken())}` : "";
+  source = new EventSource(`/api/stream${query}`);
+  const dot = document.getElementById("live");
+  const set = (on) => { store.live = on; dot.className = on ? "live on" : "live off"; dot.title = t(on ? "live.on" : "live.off"); };
+  source.onopen = () => set(true);
+  source.onerror = () => set(false);
+  for (const kind of ["hello", "event", "case", "change", "cameras"]) {
+    source.addEventListener(kind, (e) => {
+      let message;
+      try { message = JSON.parse(e.data); } catch { return; }
+      if (kind === "change" && message.data.path === "/api/mode") refreshMode().then(() => notify({ kind: "mode", data: store.mode }));
+      notify(message);
+    });
+  }
+}
+function notify(message) {
+  for (const fn of listeners) { try { fn(message); } catch (err) { console.warn("live listener", err); } }
+}
+function stopLive() { if (source) { source.close(); source = null; } }
+
+// ---- routing ----
+let current = null;
+async function route() {
+  if (!store.user) return;
+  const [, name = "queue", arg] = location.hash.match(/^#\/([a-z]+)(?:\/(.+))?/) || [];
+  const page = PAGES[name] || queue;
+  if (current?.leave) current.leave();
+  current = page;
+  for (const a of document.querySelectorAll("#nav a")) {
+    const owner = { case: "cases", camera: "cameras" }[name] || name;
+    a.classList.toggle("active", a.dataset.page === owner);
+  }
+  const main = clear(document.getElementById("main"));
+  main.dataset.page = name;
+  try {
+    await page.render(main, { name, arg: arg && decodeURIComponent(arg) });
+  } catch (err) {
+    main.append(h("p.error", `${t("err.load")}: ${err.message}`));
+  }
+}
+
+function tick() {
+  const clock = document.getElementById("clock");
+  if (clock) clock.textContent = `${fmtTime(new Date())} ${getTimeZone().split("/").pop()}`;
+}
+
+function init() {
+  setLang(getLang());
+  translate();
+  document.getElementById("lang").textContent = getLang() === "zh" ? "EN" : "中文";
+  document.getElementById("lang").onclick = () => {
+    setLang(getLang() === "zh" ? "en" : "zh");
+    document.getElementById("lang").textContent = getLang() === "zh" ? "EN" : "中文";
+    translate();
+    if (store.user) { document.getElementById("user").textContent = `${store.user.name} · ${t(`role.${store.user.role}`)}`; renderMode(); route(); }
+  };
+  document.getElementById("signout").onclick = signOut;
+  document.getElementById("mode").onclick = switchMode;
+  window.addEventListener("hashchange", route);
+  setInterval(tick, 1000);
+  tick();
+  start().then((ok) => { if (!ok) signInPage(); });
+}
+
+init();

@@ -1,0 +1,143 @@
+// The camera wall (state, last analysed frame, fps, last error, open cases; filter by group) and
+// a camera page with its zones drawn on the latest frame.
+import * as API from "./api.js";
+import { onLive, refreshCameras, store } from "./app.js";
+import { fmtDateTime, t } from "./i18n.js";
+import { clear, h, stateName, typeName } from "./util.js";
+
+const OPEN = new Set(["new", "registered", "dispatched", "handled", "verified"]);
+let root = null, unsubscribe = null, timer = null, group = "";
+
+function groupsOf(camera) { return camera.groups || []; }
+function groupName(g) { const s = t(`group.${g}`); return s === g ? g : s; }
+function fps(health) { return health ? (health.analysed_fps ?? 0).toFixed(1) : "—"; }
+function hasFrame(camera) { return Boolean(camera.health && (camera.health.last_frame_at || camera.health.frames_analysed)); }
+function thumbUrl(camera, width) { return `/api/cameras/${encodeURIComponent(camera.id)}/latest.jpg?width=${width}&t=${Date.now()}`; }
+
+function modeBanner() {
+  const mode = store.mode?.mode || "normal";
+  return h("div.mode-banner#mode-banner", { class: mode, dataset: { mode } },
+    h("span", `${t("cam.mode")}: ${t(`mode.${mode}`)}`),
+    store.mode?.changed_by ? h("small#mode-info", `${t("mode.by")}: ${store.mode.changed_by} · ${fmtDateTime(store.mode.changed_at)}`) : null);
+}
+
+async function openCaseCounts() {
+  try {
+    const counts = new Map();
+    for (const c of API.items(await API.listCases())) if (OPEN.has(c.status) && c.camera_id) counts.set(c.camera_id, (counts.get(c.camera_id) || 0) + 1);
+    return counts;
+  } catch { return new Map(); }
+}
+
+function tile(camera, openCases) {
+  const health = camera.health, state = health?.state || (camera.enabled ? "unknown" : "stopped");
+  const img = h("img", { alt: camera.name || camera.id });
+  const shot = h("div.shot", hasFrame(camera) ? img : h("div.noframe", t("cam.noframe")));
+  if (hasFrame(camera)) API.loadImage(img, thumbUrl(camera, 480), { cache: false });
+  return h("a.tile", { href: `#/camera/${encodeURIComponent(camera.id)}`, class: state, dataset: { id: camera.id, state } },
+    shot,
+    h("div.body",
+      h("div.name", h("span", camera.name || camera.id), h("span.state", { class: state }, stateName(state))),
+      h("div.muted", [camera.district, camera.street].filter(Boolean).join(" · "), " ", groupsOf(camera).map((g) => h("span.groups-tag", groupName(g)))),
+      h("div.stats",
+        h("span", h("b.fps", fps(health)), t("cam.fps")),
+        h("span", h("b", String(openCases)), t("cam.cases")),
+        h("span", h("b", String(camera.event_count ?? 0)), t("cam.events"))),
+      health?.last_error ? h("div.err", { title: health.last_error }, `${t("cam.error")}: ${health.last_error}`) : null));
+}
+
+async function renderWall() {
+  const [cameras, counts] = await Promise.all([refreshCameras(), openCaseCounts()]);
+  if (!root) return;
+  const groups = [...new Set(cameras.flatMap(groupsOf))].sort();
+  const shown = cameras.filter((c) => !group || groupsOf(c).includes(group));
+  const chip = (value, text) => h("button.chip", { class: group === value ? "active" : "", dataset: { group: value }, onclick: () => { group = value; renderWall(); } }, text);
+  clear(root).append(modeBanner(),
+    h("div.filters", h("span.muted", t("f.group")), h("div.chips#groups", chip("", `${t("f.all")} (${cameras.length})`), groups.map((g) => chip(g, groupName(g))))),
+    h("div.wall#wall", shown.map((c) => tile(c, counts.get(c.id) || 0))));
+}
+
+function refreshThumbs() {
+  for (const el of document.querySelectorAll(".tile")) {
+    const camera = store.cameraById.get(el.dataset.id);
+    const img = el.querySelector("img");
+    if (camera && img && hasFrame(camera)) API.loadImage(img, thumbUrl(camera, 480), { cache: false });
+  }
+}
+
+function drawZones(box, img, camera) {
+  const w = img.naturalWidth, hgt = img.naturalHeight;
+  if (!w || !hgt) return;
+  box.querySelector("svg")?.remove();
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", `0 0 ${w} ${hgt}`);
+  for (const zone of camera.zones || []) {
+    const points = (zone.polygon || []).map(([x, y]) => [x <= 1 ? x * w : x, y <= 1 ? y * hgt : y]);
+    const polygon = document.createElementNS(ns, "polygon");
+    polygon.setAttribute("points", points.map((p) => p.join(",")).join(" "));
+    polygon.dataset.zone = zone.id;
+    const label = document.createElementNS(ns, "text");
+    label.setAttribute("x", Math.min(...points.map((p) => p[0])));
+    label.setAttribute("y", Math.max(14, Math.min(...points.map((p) => p[1])) - 4));
+    label.textContent = zone.name || zone.id;
+    svg.append(polygon, label);
+  }
+  box.append(svg);
+}
+
+async function renderCamera(id) {
+  const camera = await API.getCamera(id);
+  if (!root) return;
+  const health = camera.health || {};
+  const img = h("img#camera-frame", { alt: camera.name || camera.id });
+  const box = h("div.frame-box", hasFrame(camera) ? img : h("div.noframe", { style: "padding:80px;text-align:center;color:#8c959f" }, t("cam.noframe")));
+  img.addEventListener("load", () => drawZones(box, img, camera));
+  if (hasFrame(camera)) API.loadImage(img, thumbUrl(camera, 1280), { cache: false });
+  const rows = [
+    [t("cam.state"), h("span.state", { class: health.state || "unknown" }, stateName(health.state))],
+    [t("cam.fps"), fps(camera.health)], [t("cam.input"), health.input_fps ?? "—"],
+    [t("cam.age"), health.last_frame_age_s != null ? `${health.last_frame_age_s} s` : "—"],
+    [t("cam.size"), health.width ? `${health.width}×${health.height}` : "—"],
+    [t("cam.reconnects"), health.reconnects ?? "—"], [t("cam.dropped"), health.frames_dropped ?? "—"],
+    [t("cam.error"), health.last_error || "—"], [t("cam.source"), camera.source],
+    [t("d.place"), [camera.district, camera.street].filter(Boolean).join(" · ") || "—"],
+    [t("cam.groups"), groupsOf(camera).map(groupName).join(", ") || "—"], [t("cam.events"), camera.event_count],
+  ];
+  clear(root).append(modeBanner(), h("p", h("a", { href: "#/cameras" }, `← ${t("cam.back")}`)),
+    h("div.camera-page#camera-page", { dataset: { id: camera.id } },
+      h("div", h("div.panel", h("h3", camera.name || camera.id), box)),
+      h("div",
+        h("div.panel", h("table.kv", rows.map(([k, v]) => h("tr", h("td", k), h("td", v))))),
+        h("div.panel", h("h3", t("cam.zones")), h("table.kv", (camera.zones || []).map((z) => h("tr", h("td", z.id), h("td", z.name || "—"))))),
+        h("div.panel", h("h3", t("cam.rules")), h("table.kv", (camera.rules || []).map((r) => h("tr", h("td", r.id), h("td", `${typeName(r.type)} · ${(r.zones || []).join(", ")}`))))))));
+}
+
+export async function render(main, route) {
+  root = h("section.cameras");
+  main.append(root);
+  const single = route.name === "camera" && route.arg;
+  if (single) await renderCamera(route.arg); else await renderWall();
+  unsubscribe = onLive((m) => {
+    if (m.kind === "cameras" && !single) {
+      for (const [id, health] of Object.entries(m.data || {})) {
+        const camera = store.cameraById.get(id);
+        if (camera) camera.health = health;
+        const el = root?.querySelector(`.tile[data-id="${CSS.escape(id)}"]`);
+        if (!el || !health) continue;
+        el.className = `tile ${health.state}`;
+        el.dataset.state = health.state;
+        const chip = el.querySelector(".state");
+        chip.className = `state ${health.state}`;
+        chip.textContent = stateName(health.state);
+        el.querySelector(".fps").textContent = fps(health);
+        if (hasFrame(camera) && el.querySelector(".noframe")) renderWall();
+      }
+    } else if (m.kind === "mode") {
+      root?.querySelector("#mode-banner")?.replaceWith(modeBanner());
+    }
+  });
+  timer = setInterval(() => { if (single) { const img = document.getElementById("camera-frame"); const camera = store.cameraById.get(route.arg); if (img && camera) API.loadImage(img, thumbUrl(camera, 1280), { cache: false }); } else refreshThumbs(); }, 3000);
+}
+
+export function leave() { if (unsubscribe) unsubscribe(); clearInterval(timer); root = null; }

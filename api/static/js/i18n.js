@@ -1,0 +1,137 @@
+// Chinese (default) and English strings, and time formatting in the city's time zone.
+const STRINGS = {
+  brand: ["城管智能巡查", "Citywatch"],
+  "nav.queue": ["告警", "Alerts"], "nav.cases": ["案件", "Cases"], "nav.cameras": ["摄像头", "Cameras"],
+  "nav.stats": ["统计", "Statistics"], signout: ["退出", "Sign out"],
+  "signin.title": ["城管智能巡查 · 指挥中心", "Citywatch · Command center"],
+  "signin.token": ["访问令牌", "Access token"], "signin.submit": ["登录", "Sign in"],
+  "signin.hint": ["令牌由管理员用 citywatch users add 生成", "An admin creates tokens with citywatch users add"],
+  "signin.bad": ["令牌无效", "Invalid token"],
+  "role.viewer": ["只读", "viewer"], "role.operator": ["值班员", "operator"], "role.admin": ["管理员", "admin"],
+  "mode.normal": ["常态模式", "Normal mode"], "mode.flood": ["汛期模式", "Flood mode"],
+  "mode.switch": ["切换到", "Switch to"], "mode.confirm": ["确认切换运行模式？", "Switch the operating mode?"],
+  "mode.by": ["切换人", "Switched by"], "mode.switched": ["已切换到", "Switched to"],
+  "live.on": ["实时连接", "Live"], "live.off": ["连接中断，重连中…", "Disconnected, reconnecting…"],
+  "type.illegal_parking": ["违章停车", "Illegal parking"], "type.litter": ["乱扔垃圾", "Litter"],
+  "type.waterlogging": ["道路积水", "Waterlogging"], "type.street_vending": ["占道经营", "Street vending"],
+  "f.type": ["类型", "Type"], "f.camera": ["摄像头", "Camera"], "f.district": ["区", "District"],
+  "f.street": ["街道", "Street"], "f.status": ["状态", "Status"], "f.all": ["全部", "All"],
+  "f.group": ["分组", "Group"],
+  "review.pending": ["待审核", "Pending"], "review.confirmed": ["已确认", "Confirmed"],
+  "review.rejected": ["误报", "Rejected"], "review.skipped": ["已跳过", "Skipped"],
+  "q.empty": ["没有待审核的告警", "No alerts to review"], "q.new": ["新告警", "New alert"],
+  "a.confirm": ["确认立案", "Confirm"], "a.reject": ["误报", "Reject"], "a.skip": ["跳过", "Skip"],
+  "a.open": ["放大", "Open"], "a.cancel": ["取消", "Cancel"], "a.ok": ["确定", "OK"],
+  "a.save": ["保存", "Save"],
+  "q.keys": ["快捷键：j/k 上下 · c 确认 · r 误报 · s 跳过 · o/回车 放大", "Keys: j/k next/prev · c confirm · r reject · s skip · o/Enter open"],
+  "reject.title": ["标记为误报", "Reject as false alarm"], "reject.reason": ["原因", "Reason"],
+  "reason.not_violation": ["非违规（正常停靠/上下客）", "Not a violation (loading, drop-off)"],
+  "reason.wrong_object": ["识别错误的目标", "Wrong object detected"],
+  "reason.outside_zone": ["不在禁停区域内", "Outside the zone"],
+  "reason.duplicate": ["重复告警", "Duplicate alert"], "reason.bad_image": ["画面不清/遮挡", "Image unclear"],
+  "reason.other": ["其他", "Other"],
+  "ev.entry": ["驶入", "Entry"], "ev.middle": ["停留中", "Middle"], "ev.trigger": ["触发", "Trigger"],
+  "d.duration": ["已持续", "Duration"], "d.ended": ["已离开", "Ended"], "d.ongoing": ["仍在场", "Still there"],
+  "d.place": ["地点", "Place"], "d.time": ["时间", "Time"], "d.object": ["目标", "Object"],
+  "d.score": ["置信度", "Score"], "d.zone": ["区域", "Zone"], "d.rule": ["规则", "Rule"],
+  "d.case": ["案件", "Case"], "d.event": ["告警", "Alert"],
+  "toast.confirmed": ["已确认，已登记案件", "Confirmed, case registered"],
+  "toast.rejected": ["已标记为误报", "Rejected as false alarm"], "toast.error": ["操作失败", "Action failed"],
+  "toast.denied": ["无权限执行此操作", "Not allowed for your role"],
+  "cs.new": ["待派遣", "New"], "cs.open": ["待派遣", "Open"], "cs.dispatched": ["已派遣", "Dispatched"],
+  "cs.handled": ["已处置", "Handled"], "cs.verified": ["已核查", "Verified"], "cs.closed": ["已结案", "Closed"],
+  "cs.reopened": ["已重开", "Reopened"], "cs.rejected": ["已驳回", "Rejected"],
+  "c.overdue": ["已超时", "Overdue"], "c.deadline": ["期限", "Deadline"], "c.team": ["处置队伍", "Team"],
+  "c.events": ["关联告警", "Events"], "c.photos": ["照片", "Photos"], "c.audit": ["处理记录", "Audit trail"],
+  "c.note": ["备注", "Note"], "c.none": ["暂无案件", "No cases"], "c.back": ["返回案件列表", "Back to cases"],
+  "c.created": ["立案时间", "Created"], "c.actions": ["操作", "Actions"],
+  "t.dispatch": ["派遣", "Dispatch"], "t.handle": ["记录处置", "Record handling"], "t.verify": ["核查通过", "Verify"],
+  "t.close": ["结案", "Close"], "t.reopen": ["重新打开", "Reopen"],
+  "cam.state": ["状态", "State"], "cam.fps": ["分析帧率", "Analysis fps"], "cam.error": ["最近错误", "Last error"],
+  "cam.cases": ["未结案件", "Open cases"], "cam.events": ["告警数", "Events"], "cam.noframe": ["暂无画面", "No frame yet"],
+  "cam.zones": ["监测区域", "Zones"], "cam.rules": ["规则", "Rules"], "cam.back": ["返回摄像头墙", "Back to cameras"],
+  "cam.reconnects": ["重连次数", "Reconnects"], "cam.dropped": ["丢帧", "Dropped frames"],
+  "st.running": ["运行中", "running"], "st.starting": ["启动中", "starting"], "st.stalled": ["卡顿", "stalled"],
+  "st.offline": ["离线", "offline"], "st.error": ["故障", "error"], "st.ended": ["已结束", "ended"],
+  "st.stopped": ["已停止", "stopped"], "st.connecting": ["连接中", "connecting"], "st.reconnecting": ["重连中", "reconnecting"],
+  "st.unknown": ["未知", "unknown"],
+  "s.byType": ["每日案件数（按类型）", "Cases per day by type"],
+  "s.byDistrict": ["每日案件数（按区）", "Cases per day by district"],
+  "s.onTime": ["按期结案率", "On-time closure rate"], "s.uptime": ["摄像头在线率", "Camera uptime"],
+  "s.days": ["近 14 天", "Last 14 days"], "s.total": ["合计", "Total"], "s.onTimeClosed": ["按期结案", "Closed on time"],
+  "s.late": ["逾期结案", "Closed late"], "s.openOverdue": ["超期未结", "Open, overdue"],
+  "err.load": ["加载失败", "Failed to load"], "loading": ["加载中…", "Loading…"],
+  ago: ["前", "ago"], sec: ["秒", "s"], min: ["分", "min"], hour: ["小时", "h"],
+};
+
+let lang = localStorage.getItem("cw.lang") || "zh";
+let timeZone = "Asia/Shanghai";
+
+export function getLang() { return lang; }
+export function setLang(value) { lang = value; localStorage.setItem("cw.lang", value); document.documentElement.lang = value === "zh" ? "zh-CN" : "en"; }
+export function setTimeZone(value) { if (value) timeZone = value; }
+export function getTimeZone() { return timeZone; }
+
+/** The string for `key` in the current language (the key's last part when unknown). */
+export function t(key) {
+  const entry = STRINGS[key];
+  if (!entry) return key.includes(".") ? key.split(".").slice(1).join(".") : key;
+  return entry[lang === "zh" ? 0 : 1];
+}
+
+/** Fill every [data-i18n] element under `root`. */
+export function translate(root = document) {
+  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+}
+
+function parts(value, options) {
+  const date = value instanceof Date ? value : new Date(value);
+  if (Number.isNaN(date.getTime())) return "";
+  return new Intl.DateTimeFormat(lang === "zh" ? "zh-CN" : "en-GB", { timeZone, hour12: false, ...options }).format(date);
+}
+/** "2026-11-28 08:17:31" style, in the city's time zone. */
+export function fmtDateTime(value) {
+  if (!value) return "—";
+  return parts(value, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
+export function fmtTime(value) { return value ? parts(value, { hour: "2-digit", minute: "2-digit", second: "2-digit" }) : "—"; }
+/** YYYY-MM-DD of `value` in the city's time zone. */
+export function dayKey(value) {
+  const date = value instanceof Date ? value : new Date(value);
+  return new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).format(date);
+}
+/** 95 -> "1分35秒" / "1 min 35 s". */
+export function fmtDuration(seconds) {
+  if (seconds == null || Number.isNaN(seconds)) return "—";
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  const sep = lang === "zh" ? "" : " ";
+  const out = [];
+  if (h) out.push(`${h}${sep}${t("hour")}`);
+  if (h || m) out.push(`${m}${sep}${t("min")}`);
+  if (!h) out.push(`${r}${sep}${t("sec")}`);
+  return out.join(lang === "zh" ? "" : " ");
+}
+Object.assign(STRINGS, {
+  "cs.registered": ["已立案", "Registered"],
+  "t.registered": ["立案", "Register"], "t.rejected": ["不予立案", "Reject"], "t.dispatched": ["派遣", "Dispatch"],
+  "t.redispatch": ["退回重办", "Send back"], "t.handled": ["记录处置", "Record handling"],
+  "t.verified": ["核查通过", "Verify"], "t.closed": ["结案", "Close"],
+  "c.hours": ["处置时限", "Time allowed"], "c.h": ["小时", "h"], "c.teams": ["第一中队,第二中队,第三中队,机动中队,市容环卫队", "Squad 1,Squad 2,Squad 3,Mobile squad,Sanitation team"],
+  "c.location": ["位置", "Location"], "c.source": ["来源", "Source"], "c.priority": ["优先级", "Priority"],
+  "c.disposal": ["处置情况", "Disposal"], "c.rejectReason": ["不予立案原因", "Reject reason"],
+  "c.showClosed": ["显示已结案", "Show closed"], "c.byStatus": ["按状态", "By status"],
+  "au.open": ["开案", "opened"], "au.event": ["新告警并入", "event attached"], "au.transition": ["状态变更", "status change"],
+  "au.review": ["审核", "review"],
+});
+Object.assign(STRINGS, {
+  "st.online": ["在线", "online"], "cam.lastFrame": ["最新画面", "Last frame"], "cam.input": ["输入帧率", "Input fps"],
+  "cam.source": ["视频源", "Source"], "cam.age": ["画面延迟", "Frame age"], "cam.groups": ["分组", "Groups"],
+  "cam.mode": ["当前运行模式", "Current mode"], "cam.enabled": ["启用", "Enabled"], "cam.size": ["分辨率", "Resolution"],
+  "group.flood": ["防汛", "Flood"],
+});
+Object.assign(STRINGS, {
+  "s.cases": ["案件总数", "Cases"], "s.closed": ["已结案", "Closed"], "s.rate": ["按期结案率", "On-time rate"],
+  "s.overdueNow": ["当前超期", "Overdue now"], "s.uptimeNote": ["统计周期内摄像头处于在线状态的时间占比", "Share of time each camera was online"],
+  "s.noData": ["暂无数据", "No data yet"],
+});

@@ -1,0 +1,282 @@
+// The alert queue: pending events newest first, live; judge each from the keyboard.
+import * as API from "./api.js";
+import { can, onLive, store } from "./app.js";
+import { fmtDateTime, fmtDuration, fmtTime, t } from "./i18n.js";
+import { clear, errorText, h, modal, toast, typeName } from "./util.js";
+
+const REASONS = ["not_violation", "wrong_object", "outside_zone", "duplicate", "bad_image", "other"];
+const EVIDENCE_ORDER = ["entry", "middle", "trigger"];
+const state = { events: [], selected: null, filters: { status: "pending" }, skipped: new Set(), busy: false };
+let root = null, unsubscribe = null, timer = null, keyHandler = null;
+
+function cameraOf(event) { return store.cameraById.get(event.camera_id) || { name: event.camera_id, district: "", street: "" }; }
+function place(event) { const c = cameraOf(event); return [c.district, c.street].filter(Boolean).join(" · "); }
+
+function matches(event) {
+  const f = state.filters, camera = cameraOf(event);
+  if (f.status && f.status !== "all" && event.review_status !== f.status) return false;
+  if (f.type && event.type !== f.type) return false;
+  if (f.camera && event.camera_id !== f.camera) return false;
+  if (f.district && camera.district !== f.district) return false;
+  if (f.street && camera.street !== f.street) return false;
+  return true;
+}
+function visible() { return state.events.filter(matches); }
+function selectedIndex(list = visible()) { return list.findIndex((e) => e.id === state.selected); }
+
+/** Seconds the object has been there: total once it left, else dwell at trigger plus time since. */
+export function durationSoFar(event, now = Date.now()) {
+  if (event.duration_s != null) return event.duration_s;
+  const atTrigger = (event.triggered_s ?? 0) - (event.first_seen_s ?? 0);
+  return atTrigger + Math.max(0, (now - new Date(event.occurred_at).getTime()) / 1000);
+}
+
+async function load() {
+  const page = await API.listEvents({ type: state.filters.type, camera_id: state.filters.camera });
+  state.events = API.items(page);
+  if (!visible().some((e) => e.id === state.selected)) state.selected = visible()[0]?.id ?? null;
+}
+
+function options(name, values, label) {
+  const select = h("select", { name, "aria-label": label, onchange: async (e) => {
+    state.filters[name] = e.target.value;
+    if (name === "type" || name === "camera") await load();
+    if (!visible().some((ev) => ev.id === state.selected)) state.selected = visible()[0]?.id ?? null;
+    draw();
+  } }, values.map(([value, text]) => h("option", { value, selected: (state.filters[name] || "") === value }, text)));
+  return h("label.filter", h("span", label), select);
+}
+
+function filterBar() {
+  const cams = store.cameras;
+  const uniq = (xs) => [...new Set(xs.filter(Boolean))].sort();
+  const types = uniq(["illegal_parking", ...state.events.map((e) => e.type), ...cams.flatMap((c) => (c.rules || []).map((r) => r.type))]);
+  const all = [["", t("f.all")]];
+  return h("div.filters",
+    options("type", [...all, ...types.map((x) => [x, typeName(x)])], t("f.type")),
+    options("camera", [...all, ...cams.map((c) => [c.id, c.name || c.id])], t("f.camera")),
+    options("district", [...all, ...uniq(cams.map((c) => c.district)).map((x) => [x, x])], t("f.district")),
+    options("street", [...all, ...uniq(cams.map((c) => c.street)).map((x) => [x, x])], t("f.street")),
+    options("status", [["pending", t("review.pending")], ["confirmed", t("review.confirmed")], ["rejected", t("review.rejected")], ["all", t("f.all")]], t("f.status")),
+    h("span.spacer"),
+    h("span.keys", t("q.keys")));
+}
+
+function row(event) {
+  const selected = event.id === state.selected;
+  const img = h("img.thumb", { alt: "", loading: "lazy" });
+  API.loadImage(img, event.snapshot_url);
+  return h("li.event-row", {
+    class: [selected && "selected", state.skipped.has(event.id) && "skipped", event.fresh && "fresh"].filter(Boolean).join(" "),
+    dataset: { id: event.id, status: event.review_status }, id: `event-${event.id}`,
+    onclick: () => { state.selected = event.id; draw(); },
+  }, img,
+  h("div.row-main",
+    h("div.row-top", h("b.type", { class: event.type }, typeName(event.type)), h("span.time", fmtTime(event.occurred_at))),
+    h("div.row-sub", cameraOf(event).name || event.camera_id),
+    h("div.row-sub.muted", place(event), " · ", h("span.dur", { dataset: { id: event.id } }, fmtDuration(durationSoFar(event))))),
+  h("span.status-dot", { class: event.review_status, title: t(`review.${event.review_status}`) }));
+}
+
+function evidenceList(event) {
+  const list = [...(event.evidence || [])].sort((a, b) => EVIDENCE_ORDER.indexOf(a.kind) - EVIDENCE_ORDER.indexOf(b.kind));
+  return list.length ? list : [{ kind: "trigger", url: event.snapshot_url }];
+}
+
+function detail(event) {
+  if (!event) return h("div.detail.empty", h("p", t("q.empty")));
+  const camera = cameraOf(event);
+  const big = h("img.evidence-big#evidence-big", { alt: typeName(event.type) });
+  API.loadImage(big, event.snapshot_url);
+  const strip = h("div.strip", evidenceList(event).map((item) => {
+    const img = h("img", { alt: t(`ev.${item.kind}`) });
+    API.loadImage(img, item.url);
+    return h("figure.frame", { class: item.kind === "trigger" ? "active" : "", dataset: { kind: item.kind }, onclick: (e) => {
+      for (const f of e.currentTarget.parentElement.children) f.classList.remove("active");
+      e.currentTarget.classList.add("active");
+      API.loadImage(big, item.url);
+    } }, img, h("figcaption", t(`ev.${item.kind}`)));
+  }));
+  const ended = event.duration_s != null;
+  const pending = event.review_status === "pending";
+  const actions = can("review") ? h("div.actions.review-actions",
+    h("button.primary#btn-confirm", { disabled: !pending, onclick: confirm }, t("a.confirm"), h("kbd", "C")),
+    h("button.danger#btn-reject", { disabled: !pending, onclick: reject }, t("a.reject"), h("kbd", "R")),
+    h("button#btn-skip", { onclick: skip }, t("a.skip"), h("kbd", "S")),
+    h("button.ghost#btn-open", { onclick: openViewer }, t("a.open"), h("kbd", "O"))) : h("div.actions", h("span.muted", t(`review.${event.review_status}`)));
+  return h("div.detail", { dataset: { id: event.id } },
+    h("div.detail-head",
+      h("h2", h("span.type-badge", { class: event.type }, typeName(event.type)), ` #${event.id}`),
+      h("span.review-chip", { class: event.review_status }, t(`review.${event.review_status}`)),
+      event.case_id ? h("a", { href: `#/case/${event.case_id}` }, `${t("d.case")} #${event.case_id}`) : null),
+    h("div.evidence", big, strip),
+    h("dl.facts",
+      h("dt", t("d.duration")), h("dd.big#duration", { class: ended ? "" : "ongoing" }, fmtDuration(durationSoFar(event)), " ", h("small", t(ended ? "d.ended" : "d.ongoing"))),
+      h("dt", t("f.camera")), h("dd", h("a", { href: `#/camera/${encodeURIComponent(event.camera_id)}` }, camera.name || event.camera_id)),
+      h("dt", t("d.place")), h("dd", place(event) || "—"),
+      h("dt", t("d.time")), h("dd", fmtDateTime(event.occurred_at)),
+      h("dt", t("d.object")), h("dd", `${event.label || "—"}${event.score != null ? ` · ${Math.round(event.score * 100)}%` : ""}`),
+      h("dt", t("d.zone")), h("dd", `${event.zone_id || "—"} · ${event.rule_id}`)),
+    actions);
+}
+
+function draw() {
+  if (!root) return;
+  const list = visible();
+  const selected = list.find((e) => e.id === state.selected) || null;
+  const ul = h("ul.event-list#event-list", list.map(row));
+  clear(root).append(filterBar(), h("div.queue", h("div.list-pane", h("div.list-head", `${list.length} · ${t(`review.${state.filters.status}`) || ""}`), ul), detail(selected)));
+  document.querySelector(`#event-${state.selected}`)?.scrollIntoView({ block: "nearest" });
+  const pending = state.events.filter((e) => e.review_status === "pending").length;
+  const badge = document.getElementById("queue-count");
+  if (badge) badge.textContent = pending ? String(pending) : "";
+}
+
+function move(step) {
+  const list = visible();
+  if (!list.length) return;
+  const i = selectedIndex(list);
+  const next = Math.min(list.length - 1, Math.max(0, (i < 0 ? 0 : i + step)));
+  state.selected = list[next].id;
+  draw();
+}
+
+/** After an event leaves the view, select the one that took its place. */
+function advanceFrom(id) {
+  const before = visible();
+  const i = before.findIndex((e) => e.id === id);
+  return () => {
+    const after = visible();
+    if (!after.length) { state.selected = null; return; }
+    if (after.some((e) => e.id === id)) { state.selected = after[Math.min(after.length - 1, after.findIndex((e) => e.id === id) + 1)].id; return; }
+    state.selected = after[Math.min(Math.max(0, i), after.length - 1)].id;
+  };
+}
+
+function current() { return state.events.find((e) => e.id === state.selected); }
+
+async function confirm() {
+  const event = current();
+  if (!event || event.review_status !== "pending" || state.busy) return;
+  state.busy = true;
+  const advance = advanceFrom(event.id);
+  try {
+    const result = await API.reviewEvent(event.id, "confirm");
+    event.review_status = "confirmed";
+    const caseId = result?.case?.id ?? result?.case_id ?? null;
+    event.case_id = caseId;
+    advance();
+    draw();
+    toast(`${t("toast.confirmed")}${caseId ? ` #${caseId}` : ""}`, "ok");
+  } catch (err) { toast(errorText(err), "error"); } finally { state.busy = false; }
+}
+
+async function reject() {
+  const event = current();
+  if (!event || event.review_status !== "pending" || state.busy) return;
+  const choices = h("div.reasons", REASONS.map((key, i) => h("label.reason",
+    h("input", { type: "radio", name: "reason", value: key, checked: i === 0 }), h("kbd", String(i + 1)), t(`reason.${key}`))));
+  const body = h("div", choices, h("label", t("c.note")), h("input", { name: "note", autocomplete: "off", id: "reject-note" }));
+  body.addEventListener("keydown", (e) => {
+    if (e.target.id === "reject-note") return;
+    const n = Number(e.key);
+    if (n >= 1 && n <= REASONS.length) { e.preventDefault(); choices.querySelectorAll("input")[n - 1].checked = true; }
+  });
+  const answer = await modal(`${t("reject.title")} · #${event.id}`, body, { okText: t("a.reject"), danger: true });
+  if (!answer) return;
+  state.busy = true;
+  const advance = advanceFrom(event.id);
+  const reason = [t(`reason.${answer.reason}`), answer.note].filter(Boolean).join(" — ");
+  try {
+    await API.reviewEvent(event.id, "reject", reason);
+    event.review_status = "rejected";
+    advance();
+    draw();
+    toast(t("toast.rejected"), "ok");
+  } catch (err) { toast(errorText(err), "error"); } finally { state.busy = false; }
+}
+
+function skip() {
+  const event = current();
+  if (!event) return;
+  state.skipped.add(event.id);
+  move(1);
+}
+
+function openViewer() {
+  const event = current();
+  if (!event) return;
+  const items = evidenceList(event);
+  let index = Math.max(0, items.findIndex((x) => x.kind === "trigger"));
+  const img = h("img.viewer-img", { alt: "" });
+  const caption = h("div.viewer-caption");
+  const show = () => { API.loadImage(img, items[index].url); caption.textContent = `${typeName(event.type)} #${event.id} · ${t(`ev.${items[index].kind}`)} (${index + 1}/${items.length}) · ←/→ · Esc`; };
+  const dialog = h("dialog.viewer#viewer", { onclick: () => dialog.close() }, img, caption);
+  dialog.addEventListener("keydown", (e) => {
+    if (e.key === "ArrowRight" || e.key === "l") { index = (index + 1) % items.length; show(); }
+    else if (e.key === "ArrowLeft" || e.key === "h") { index = (index + items.length - 1) % items.length; show(); }
+    else if (e.key === "o" || e.key === "Enter") { e.preventDefault(); dialog.close(); }
+  });
+  dialog.addEventListener("close", () => dialog.remove());
+  document.body.append(dialog);
+  show();
+  dialog.showModal();
+}
+
+function onKey(e) {
+  if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
+  if (document.querySelector("dialog[open]")) return;
+  if (e.target.closest && e.target.closest("input, select, textarea")) return;
+  const actions = { j: () => move(1), ArrowDown: () => move(1), k: () => move(-1), ArrowUp: () => move(-1), o: openViewer, Enter: openViewer };
+  if (can("review")) Object.assign(actions, { c: confirm, r: reject, s: skip });
+  const action = actions[e.key];
+  if (action) { e.preventDefault(); action(); }
+}
+
+async function onMessage(message) {
+  if (message.kind === "event") {
+    if (state.events.some((e) => e.id === message.data.id)) return;
+    const event = await API.getEvent(message.data.id);
+    event.fresh = true;
+    state.events.unshift(event);
+    if (state.selected == null && matches(event)) state.selected = event.id;
+    draw();
+    if (matches(event)) toast(`${t("q.new")}: ${typeName(event.type)} · ${cameraOf(event).name || event.camera_id}`);
+  } else if (message.kind === "change") {
+    const m = message.data.path.match(/^\/api\/events\/(\d+)\/review/);
+    const known = m && state.events.find((e) => e.id === Number(m[1]));
+    if (known && known.review_status === "pending") {
+      const fresh = await API.getEvent(known.id);
+      const advance = known.id === state.selected ? advanceFrom(known.id) : null;
+      Object.assign(known, fresh);
+      if (advance) advance();
+      draw();
+    }
+  }
+}
+
+export async function render(main) {
+  root = h("section.queue-page");
+  main.append(root);
+  root.append(h("p.muted", t("loading")));
+  await load();
+  draw();
+  unsubscribe = onLive((m) => { onMessage(m).catch((err) => console.warn("queue update", err)); });
+  keyHandler = onKey;
+  document.addEventListener("keydown", keyHandler);
+  timer = setInterval(() => {
+    for (const el of document.querySelectorAll(".dur[data-id]")) {
+      const event = state.events.find((e) => e.id === Number(el.dataset.id));
+      if (event) el.textContent = fmtDuration(durationSoFar(event));
+    }
+    const event = current(), d = document.getElementById("duration");
+    if (event && d && d.firstChild) d.firstChild.textContent = fmtDuration(durationSoFar(event));
+  }, 1000);
+}
+
+export function leave() {
+  if (unsubscribe) unsubscribe();
+  if (keyHandler) document.removeEventListener("keydown", keyHandler);
+  clearInterval(timer);
+  root = null;
+}

@@ -1,0 +1,156 @@
+"""The operator console's server side: static files, live updates (SSE), camera thumbnails."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import httpx
+import numpy as np
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.db import open_database
+from api.routes import live
+from api.routes.live import Broadcaster
+from citywatch.config import CitywatchConfig
+from tests.conftest import demo_config_dict
+
+
+@pytest.fixture()
+def app(tmp_path: Path):  # type: ignore[no-untyped-def]
+    config = CitywatchConfig.model_validate(demo_config_dict(tmp_path))
+    database = open_database(config.storage.database_url)
+    application = create_app(config, database)
+
+    @application.post("/api/test-change")
+    def change() -> dict:
+        return {"ok": True}
+
+    yield application
+    database.dispose()
+
+
+def test_console_page_and_assets_are_served_locally(app) -> None:  # type: ignore[no-untyped-def]
+    client = TestClient(app)
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "/static/js/app.js" in page.text
+    assert "http://" not in page.text and "https://" not in page.text  # nothing from the internet
+    script = client.get("/static/js/app.js")
+    assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+    assert client.get("/static/vendor/chartjs/chart.umd.js").status_code == 200
+    assert client.get("/static/vendor/chartjs/LICENSE.md").status_code == 200
+    assert client.get("/static/../routes/console.py").status_code == 404
+    assert client.get("/static/%2e%2e/routes/console.py").status_code == 404
+    assert client.get("/static/js/missing.js").status_code == 404
+    config = client.get("/api/console/config").json()
+    assert config["timezone"] == "Asia/Shanghai" and config["districts"] == ["新华区"]
+
+
+def test_static_assets_reference_no_remote_host() -> None:
+    static = Path(__file__).resolve().parents[1] / "api" / "static"
+    for file in static.rglob("*"):
+        if file.suffix in {".js", ".css", ".html"} and "vendor" not in file.parts:
+            text = file.read_text(encoding="utf-8")
+            assert "http://" not in text.replace("http://www.w3.org/2000/svg", ""), file
+            assert "https://" not in text, file
+
+
+def test_broadcaster_delivers_and_drops_for_slow_clients() -> None:
+    async def scenario() -> tuple[list[dict], int, dict]:
+        broadcaster = Broadcaster(queue_size=2)
+        subscriber = broadcaster.subscribe()
+        # publish from another thread, as the camera threads do
+        thread = threading.Thread(target=lambda: [broadcaster.publish("change", {"n": n}) for n in range(5)])
+        thread.start()
+        thread.join()
+        await asyncio.sleep(0.05)
+        received = []
+        while not subscriber.queue.empty():
+            received.append(subscriber.queue.get_nowait())
+        broadcaster.unsubscribe(subscriber)
+        return received, subscriber.dropped, broadcaster.stats()
+
+    received, dropped, stats = asyncio.run(scenario())
+    assert [m["data"]["n"] for m in received] == [0, 1]
+    assert dropped == 3 and stats == {"clients": 0, "published": 5, "dropped": 3}
+
+
+def test_event_payload_is_pushed_without_file_paths() -> None:
+    async def scenario() -> dict:
+        broadcaster = Broadcaster()
+        subscriber = broadcaster.subscribe()
+        broadcaster.publish_event({"id": 7, "type": "illegal_parking", "camera_id": "c", "snapshot": "/secret/x.jpg",
+                                   "evidence": [{"kind": "trigger", "path": "/secret/x.jpg"}]})
+        return await asyncio.wait_for(subscriber.queue.get(), 1)
+
+    message = asyncio.run(scenario())
+    assert message["kind"] == "event" and message["data"]["id"] == 7
+    assert "/secret" not in json.dumps(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_stream_pushes_events_and_changes_live(app) -> None:  # type: ignore[no-untyped-def]
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        sink = SimpleNamespace(listeners=[])
+        live.attach(app, sink=sink)
+        kinds: list[str] = []
+        with httpx.Client(base_url=base, timeout=10) as client, client.stream("GET", "/api/stream") as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            for line in response.iter_lines():
+                if not line.startswith("data: "):
+                    continue
+                message = json.loads(line[6:])
+                kinds.append(message["kind"])
+                if message["kind"] == "hello":
+                    sink.listeners[0]({"id": 42, "type": "illegal_parking", "camera_id": "campus-road"})
+                    assert httpx.post(f"{base}/api/test-change").status_code == 200
+                if message["kind"] == "event":
+                    assert message["data"]["id"] == 42
+                if message["kind"] == "change":
+                    assert message["data"] == {"method": "POST", "path": "/api/test-change", "status": 200}
+                    break
+        assert kinds[0] == "hello" and "event" in kinds and kinds[-1] == "change"
+        assert httpx.get(f"{base}/api/stream/stats").json()["published"] >= 2
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_latest_frame_thumbnail(app) -> None:  # type: ignore[no-untyped-def]
+    client = TestClient(app)
+    assert client.get("/api/cameras/campus-road/latest.jpg").status_code == 404  # no pipeline yet
+    assert client.get("/api/cameras/nope/latest.jpg").status_code == 404
+    image = np.zeros((576, 768, 3), np.uint8)
+    image[:, :384] = 255
+    worker = SimpleNamespace(last_frame=SimpleNamespace(image=image, stream_s=12.5))
+    live.attach(app, runtime=SimpleNamespace(workers={"campus-road": worker}))
+    response = client.get("/api/cameras/campus-road/latest.jpg", params={"width": 320})
+    assert response.status_code == 200 and response.headers["content-type"] == "image/jpeg"
+    import cv2
+
+    decoded = cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_COLOR)
+    assert decoded.shape == (240, 320, 3)
+    assert response.headers["x-stream-seconds"] == "12.500"
