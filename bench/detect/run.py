@@ -142,9 +142,7 @@ def run_naive(detector: Detector, frames: list[np.ndarray]) -> None:
         naive_detect(detector.backend.session, frame)
 
 
-def run_batching(
-    detector: Detector, frames: list[np.ndarray], batch: int, cameras: int, wait_s: float
-) -> None:
+def run_batching(detector: Detector, frames: list[np.ndarray], batch: int, cameras: int, wait_s: float) -> None:
     batching = BatchingDetector(detector, max_batch=batch, max_wait_s=wait_s)
     errors: list[BaseException] = []
 
@@ -179,48 +177,63 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cameras", type=int, default=4, help="camera threads feeding BatchingDetector")
     parser.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads")
     parser.add_argument("--wait-ms", type=float, default=20.0, help="batch deadline")
+    parser.add_argument("--no-spin", action="store_true", help="onnxruntime threads sleep instead of spinning")
     parser.add_argument("--model-dir", default=str(ROOT.parent / "shared" / "models"))
     args = parser.parse_args(argv)
     count = args.frames or (40 if args.quick else 120)
     repeats = args.repeats or (3 if args.quick else 5)
 
     frames = read_frames(VTEST, count)
-    detector = load_detector(
-        DetectorConfig(model="yolox_nano.onnx", model_dirs=[args.model_dir], threads=args.threads)
-    )
+    config = DetectorConfig(model="yolox_nano.onnx", model_dirs=[args.model_dir], threads=args.threads)
+    detector = load_detector(config)
+    if args.no_spin:
+        from vision.backends.yolox_onnx import YoloxOnnxBackend
+
+        path = Path(args.model_dir) / "yolox_nano.onnx"
+        detector.backend = YoloxOnnxBackend(path, None, args.threads, config.confidence, config.iou, spin=False)
     tensors = [detector.backend.preprocess(f)[0] for f in frames]
-    modes: dict[str, Callable[[], None]] = {
-        "bare-ort": lambda: run_bare(detector, tensors),
-        "citywatch-direct": lambda: run_direct(detector, frames),
-        **{
-            f"citywatch-b{b}": (
-                lambda b=b: run_batching(detector, frames, b, args.cameras, args.wait_ms / 1000)
-            )
-            for b in (1, 4, 8)
-        },
-        "naive-loop": lambda: run_naive(detector, frames),
-    }
-    for fn in modes.values():  # warm-up: allocator, thread pools, caches
-        run_bare(detector, tensors[:5])
-        fn() if count <= 40 else None
+
+    def modes_for(frames: list[np.ndarray], tensors: list[np.ndarray]) -> dict[str, Callable[[], None]]:
+        wait_s = args.wait_ms / 1000
+        return {
+            "bare-ort": lambda: run_bare(detector, tensors),
+            "citywatch-direct": lambda: run_direct(detector, frames),
+            **{
+                f"citywatch-b{b}": (lambda b=b: run_batching(detector, frames, b, args.cameras, wait_s))
+                for b in (1, 4, 8)
+            },
+            "naive-loop": lambda: run_naive(detector, frames),
+        }
+
+    for fn in modes_for(frames[:8], tensors[:8]).values():  # warm-up: allocator, thread pools, caches
+        fn()
+    modes = modes_for(frames, tensors)
+    load_before = os.getloadavg()[0]
     samples: dict[str, list[float]] = {name: [] for name in modes}
+    ratios: dict[str, list[float]] = {name: [] for name in modes}
     for _ in range(repeats):
         for name, fn in modes.items():
             samples[name].append(len(frames) / timed(fn))
+        for name in modes:  # ratio to bare within one repeat: robust to load drifting between repeats
+            ratios[name].append(samples[name][-1] / samples["bare-ort"][-1])
     medians = {name: statistics.median(values) for name, values in samples.items()}
-    bare = medians["bare-ort"]
+    median_ratio = {name: statistics.median(values) for name, values in ratios.items()}
+    load_after = os.getloadavg()[0]
     print(
-        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, onnxruntime "
-        f"{__import__('onnxruntime').__version__}, threads={args.threads or 'default'}, "
-        f"{len(frames)} frames of {VTEST.name} at 2 fps, {repeats} repeats, {args.cameras} camera threads"
+        f"# {platform.machine()}, {os.cpu_count()} CPUs, onnxruntime {__import__('onnxruntime').__version__}, "
+        f"threads={args.threads or 'default'}, spin={'off' if args.no_spin else 'default'}, {len(frames)} frames "
+        f"of {VTEST.name} at 2 fps, {repeats} repeats, {args.cameras} camera threads, "
+        f"load average {load_before:.1f} -> {load_after:.1f}"
     )
     print(f"{'mode':18} {'frames/s':>9} {'ms/frame':>9} {'vs bare':>8}  (min..max frames/s)")
     for name, median in medians.items():
         lo, hi = min(samples[name]), max(samples[name])
-        print(f"{name:18} {median:9.1f} {1000 / median:9.2f} {median / bare:8.2f}  ({lo:.1f}..{hi:.1f})")
-    naive = medians["naive-loop"]
-    best = max((m for n, m in medians.items() if n.startswith("citywatch-b")), default=0.0)
-    print(f"best citywatch batching / bare = {best / bare:.3f}; / naive = {best / naive:.2f}")
+        print(f"{name:18} {median:9.1f} {1000 / median:9.2f} {median_ratio[name]:8.2f}  ({lo:.1f}..{hi:.1f})")
+    naive = median_ratio["naive-loop"]
+    best_name = max((n for n in modes if n.startswith("citywatch-b")), key=lambda n: median_ratio[n])
+    best = median_ratio[best_name]
+    print(f"best batching path {best_name}: {best:.3f} x bare onnxruntime, {best / naive:.2f} x the naive loop")
+    print("('vs bare' is the median over repeats of each repeat's frames/s ratio to bare-ort)")
     return 0
 
 
