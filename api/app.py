@@ -9,13 +9,19 @@ from fastapi import FastAPI
 
 from api.db import Database
 from api.deps import AppContext
-from api.routes import cameras, console, events, health
+from api.routes import cameras, cases, console, events, health, stats
 from citywatch import __version__
 from citywatch.config import CitywatchConfig
 
 
-def create_app(config: CitywatchConfig, database: Database, health_source: Callable[[], dict[str, Any]] | None = None) -> FastAPI:
-    """Build the app. `health_source` returns live camera health when the pipeline runs in-process."""
+def create_app(
+    config: CitywatchConfig,
+    database: Database,
+    health_source: Callable[[], dict[str, Any]] | None = None,
+    publisher: Any = None,
+) -> FastAPI:
+    """Build the app. `health_source` returns live camera health when the pipeline runs in-process;
+    `publisher` (a `citywatch.publish.Publisher`) publishes the API's case transitions."""
     app = FastAPI(
         title="Citywatch",
         version=__version__,
@@ -27,5 +33,21 @@ def create_app(config: CitywatchConfig, database: Database, health_source: Calla
     app.include_router(health.router)
     app.include_router(cameras.router)
     app.include_router(events.router)
+    app.include_router(cases.router)
+    app.include_router(stats.router)
+    _wire_publisher(app, config, database, publisher)
     console.install(app)  # the operator console at / and live updates at /api/stream
     return app
+
+
+def _wire_publisher(app: FastAPI, config: CitywatchConfig, database: Database, publisher: Any) -> None:
+    """Publish the API's case transitions: through `publisher` (shared with the pipeline's sink,
+    which already subscribes it) or, when none is given and the config names a broker or webhooks,
+    a publisher of the app's own (`app.state.publisher`; stop it on shutdown)."""
+    if publisher is None and (config.mqtt.enabled or config.webhooks):
+        from citywatch.publish import Publisher
+
+        publisher = Publisher.from_config(config)
+    if publisher is not None and publisher.on_commit not in database.subscribers:
+        database.subscribers.append(publisher.on_commit)
+    app.state.publisher = publisher

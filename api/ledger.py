@@ -210,7 +210,8 @@ def attach_event(
     """Attach `event` to the open case of its camera, zone and type, or open one; (case, created).
 
     A new case starts `registered` (立案 by `actor`) when the policy auto-registers or `register`
-    is true, else `new`, awaiting an operator's review.
+    is true, else `new`, awaiting an operator's review. An event on a `handled` case means the
+    problem is still there: verification fails and the case goes back to `dispatched`.
     """
     now = datetime.now(UTC)
     case = open_case_for(session, event.camera_id, event.zone_id, event.type)
@@ -261,6 +262,10 @@ def attach_event(
             data={"event_id": event.id},
             now=now,
         )
+    if not created and case.status == "handled":  # 核查 failed: the camera still sees the problem
+        note = f"verification failed: camera saw it again (event {event.uid})"
+        request = TransitionRequest(to="dispatched", note=note, team=case.team, deadline=case.deadline)
+        transition(session, case, request, CAMERA_VERIFIER, now)
     if case.status == "new" and (policy.auto_register if register is None else register):
         transition(session, case, TransitionRequest(to="registered", note="auto-registered"), actor, now)
     return case, created

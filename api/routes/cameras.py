@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
 from sqlalchemy import func, select
 
-from api.deps import Context, DbSession
+from api.deps import Context, DbSession, require_role
 from api.models import Event
 from api.schemas import CameraOut
 from citywatch.config import CameraConfig
 from citywatch.events import redact_url
 
-router = APIRouter(prefix="/api/cameras", tags=["cameras"])
+router = APIRouter(prefix="/api/cameras", tags=["cameras"], dependencies=[Depends(require_role("viewer"))])
 
 
 def _health(context: Context, camera_id: str) -> dict | None:
@@ -66,8 +66,9 @@ def list_cameras(context: Context, session: DbSession) -> list[CameraOut]:
     return [_camera_out(context, camera, counts.get(camera.id, 0)) for camera in context.config.cameras]
 
 
-@router.get("/{camera_id}", response_model=CameraOut, summary="One camera",
-            responses={404: {"description": "No such camera"}})
+@router.get(
+    "/{camera_id}", response_model=CameraOut, summary="One camera", responses={404: {"description": "No such camera"}}
+)
 def get_camera(camera_id: str, context: Context, session: DbSession) -> CameraOut:
     try:
         camera = context.config.camera(camera_id)

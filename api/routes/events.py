@@ -1,4 +1,4 @@
-"""Events: list with filters, one event, and its photo evidence."""
+"""Events: list with filters, one event, its photo evidence, and an operator's review (confirm/reject)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse
 from sqlalchemy import func, select
 
-from api.deps import DbSession
-from api.models import Event
-from api.schemas import EventOut, EventPage, EvidenceOut
+from api import ledger
+from api.deps import Context, DbSession, Operator, require_role
+from api.models import Camera, Case, Event
+from api.schemas import EventOut, EventPage, EvidenceOut, Problem, ReviewIn, ReviewOut
 
-router = APIRouter(prefix="/api/events", tags=["events"])
+router = APIRouter(prefix="/api/events", tags=["events"], dependencies=[Depends(require_role("viewer"))])
 
 
 def event_out(row: Event) -> EventOut:
@@ -23,11 +24,26 @@ def event_out(row: Event) -> EventOut:
         for item in row.evidence or []
     ]
     return EventOut(
-        id=row.id, uid=row.uid, type=row.type, camera_id=row.camera_id, rule_id=row.rule_id,
-        zone_id=row.zone_id, label=row.label, track_id=row.track_id, first_seen_s=row.first_seen_s,
-        triggered_s=row.triggered_s, ended_s=row.ended_s, duration_s=row.duration_s, score=row.score,
-        box=row.box, review_status=row.review_status, occurred_at=row.occurred_at,
-        snapshot_url=f"/api/events/{row.id}/snapshot.jpg", evidence=evidence,
+        id=row.id,
+        uid=row.uid,
+        type=row.type,
+        camera_id=row.camera_id,
+        rule_id=row.rule_id,
+        zone_id=row.zone_id,
+        label=row.label,
+        track_id=row.track_id,
+        first_seen_s=row.first_seen_s,
+        triggered_s=row.triggered_s,
+        ended_s=row.ended_s,
+        duration_s=row.duration_s,
+        score=row.score,
+        box=row.box,
+        review_status=row.review_status,
+        review_reason=row.review_reason,
+        case_id=row.case_id,
+        occurred_at=row.occurred_at,
+        snapshot_url=f"/api/events/{row.id}/snapshot.jpg",
+        evidence=evidence,
     )
 
 
@@ -38,21 +54,38 @@ def list_events(
     type: Annotated[str | None, Query(description="Only this event type, e.g. illegal_parking.")] = None,
     since: Annotated[datetime | None, Query(description="Occurred at or after (ISO 8601).")] = None,
     until: Annotated[datetime | None, Query(description="Occurred before (ISO 8601).")] = None,
+    review_status: Annotated[
+        str | None, Query(pattern="^(pending|confirmed|rejected)$", description="pending, confirmed or rejected.")
+    ] = None,
+    case_id: Annotated[int | None, Query(description="Only the evidence of this case.")] = None,
+    district: Annotated[str | None, Query(max_length=100, description="Only cameras of this district.")] = None,
+    street: Annotated[str | None, Query(max_length=100, description="Only cameras of this street.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> EventPage:
-    """Events newest first (stable order: time, then id), filtered by camera, type and time."""
+    """Events newest first (stable order: time, then id), filtered by camera, type, time, review
+    status, case, district and street."""
     query = select(Event)
     if camera_id:
         query = query.where(Event.camera_id == camera_id)
     if type:
         query = query.where(Event.type == type)
+    if review_status:
+        query = query.where(Event.review_status == review_status)
+    if case_id is not None:
+        query = query.where(Event.case_id == case_id)
+    if district or street:
+        cameras = select(Camera.id)
+        cameras = cameras.where(Camera.district == district) if district else cameras
+        cameras = cameras.where(Camera.street == street) if street else cameras
+        query = query.where(Event.camera_id.in_(cameras))
     if since:
         query = query.where(Event.occurred_at >= since)
     if until:
         query = query.where(Event.occurred_at < until)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(Event.occurred_at.desc(), Event.id.desc()).limit(limit).offset(offset))
+    order = (Event.occurred_at.desc(), Event.id.desc())
+    rows = session.scalars(query.order_by(*order).limit(limit).offset(offset))
     return EventPage(items=[event_out(row) for row in rows], total=total, limit=limit, offset=offset)
 
 
@@ -63,8 +96,9 @@ def _get(session: DbSession, event_id: int) -> Event:
     return row
 
 
-@router.get("/{event_id}", response_model=EventOut, summary="One event",
-            responses={404: {"description": "No such event"}})
+@router.get(
+    "/{event_id}", response_model=EventOut, summary="One event", responses={404: {"description": "No such event"}}
+)
 def get_event(event_id: int, session: DbSession) -> EventOut:
     return event_out(_get(session, event_id))
 
@@ -78,15 +112,84 @@ def _image(path: str | None) -> FileResponse:
     return FileResponse(file, media_type="image/jpeg")
 
 
-@router.get("/{event_id}/snapshot.jpg", summary="The trigger snapshot (box and zone drawn)",
-            response_class=FileResponse, responses={200: {"content": {"image/jpeg": {}}}, 404: {}})
+@router.get(
+    "/{event_id}/snapshot.jpg",
+    summary="The trigger snapshot (box and zone drawn)",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/jpeg": {}}}, 404: {}},
+)
 def get_snapshot(event_id: int, session: DbSession) -> FileResponse:
     return _image(_get(session, event_id).snapshot_path)
 
 
-@router.get("/{event_id}/evidence/{kind}.jpg", summary="One evidence image (entry, trigger, ...)",
-            response_class=FileResponse, responses={200: {"content": {"image/jpeg": {}}}, 404: {}})
+@router.get(
+    "/{event_id}/evidence/{kind}.jpg",
+    summary="One evidence image (entry, trigger, ...)",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/jpeg": {}}}, 404: {}},
+)
 def get_evidence(event_id: int, kind: str, session: DbSession) -> FileResponse:
     row = _get(session, event_id)
     path = next((item["path"] for item in row.evidence or [] if item["kind"] == kind), None)
     return _image(path)
+
+
+def _policy(context: Context, event: Event) -> ledger.CasePolicy:
+    """The case policy of the rule that raised `event` (defaults when the rule is gone)."""
+    try:
+        camera = context.config.camera(event.camera_id)
+    except KeyError:
+        return ledger.CasePolicy()
+    rule = next((r for r in camera.rules if r.id == event.rule_id), None)
+    policy = getattr(rule, "case", None)
+    if policy is None:
+        return ledger.CasePolicy()
+    return ledger.CasePolicy(policy.auto_register, policy.priority, policy.deadline_h)
+
+
+@router.post(
+    "/{event_id}/review",
+    response_model=ReviewOut,
+    summary="Confirm or reject an event",
+    responses={
+        404: {"model": Problem, "description": "No such event"},
+        409: {"model": Problem, "description": "Already reviewed"},
+        401: {"model": Problem, "description": "No token, or a bad one"},
+        403: {"model": Problem, "description": "Not an operator"},
+    },
+)
+def review_event(event_id: int, body: ReviewIn, session: DbSession, context: Context, user: Operator) -> ReviewOut:
+    """confirm: the event's case is registered (立案), or the event attaches to the open case of its
+    camera, zone and type, or opens one. reject: a false alarm, with a reason; a case still `new`
+    whose every event is rejected becomes `rejected`."""
+    if body.action == "reject" and not (body.reason or "").strip():
+        raise HTTPException(
+            422, detail=[{"loc": ["body", "reason"], "msg": "a reason is required to reject", "type": "missing"}]
+        )
+    event = session.get(Event, event_id, with_for_update=True)
+    if event is None:
+        raise HTTPException(404, detail=f"event {event_id} not found")
+    if event.review_status != "pending":
+        raise HTTPException(409, detail=f"event {event_id} is already {event.review_status}")
+    event.reviewed_by = user.name
+    case = session.get(Case, event.case_id) if event.case_id else None
+    if body.action == "confirm":
+        event.review_status = "confirmed"
+        if case is None or case.status not in ledger.workflow.OPEN_STATUSES:
+            case, _ = ledger.attach_event(session, event, _policy(context, event), actor=user.name, register=True)
+        elif case.status == "new":
+            request = ledger.TransitionRequest(to="registered", note=f"event {event.id} confirmed")
+            ledger.transition(session, case, request, user.name)
+    else:
+        event.review_status, event.review_reason = "rejected", body.reason
+        session.flush()
+        if case is not None and case.status == "new":
+            pending = session.scalar(
+                select(func.count(Event.id)).where(Event.case_id == case.id, Event.review_status != "rejected")
+            )
+            if not pending:
+                ledger.transition(session, case, ledger.TransitionRequest(to="rejected", note=body.reason), user.name)
+    session.flush()
+    from api.routes.cases import case_out
+
+    return ReviewOut(event=event_out(event), case=case_out(case) if case is not None else None)

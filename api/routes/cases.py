@@ -1,0 +1,272 @@
+"""Cases: the ledger over HTTP: list and filter, CSV export, hotline intake, detail, transitions.
+
+Reads need the viewer role (or `api.anonymous_read`); intake and transitions need an operator.
+A refused transition is 409 with the allowed next statuses; a missing step field is 422.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import JSONResponse, StreamingResponse
+from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
+
+from api import ledger, workflow
+from api.deps import DbSession, Operator, require_role
+from api.models import Camera, Case, CaseAction, Event
+from api.routes.events import event_out
+from api.schemas import (
+    CaseActionOut,
+    CaseDetail,
+    CaseOut,
+    CasePage,
+    HotlineCaseIn,
+    Problem,
+    Status,
+    TransitionIn,
+    TransitionOut,
+)
+
+router = APIRouter(prefix="/api/cases", tags=["cases"], dependencies=[Depends(require_role("viewer"))])
+
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "No token (and anonymous reads are off), or a bad token"},
+    403: {"model": Problem, "description": "The token's role is too low"},
+}
+CSV_COLUMNS = (
+    "id",
+    "type",
+    "status",
+    "status_label",
+    "priority",
+    "source",
+    "hotline_ticket",
+    "camera_id",
+    "zone_id",
+    "location",
+    "district",
+    "street",
+    "team",
+    "deadline",
+    "overdue",
+    "event_count",
+    "created_at",
+    "registered_at",
+    "dispatched_at",
+    "handled_at",
+    "verified_at",
+    "closed_at",
+    "reject_reason",
+    "disposal_note",
+)
+
+
+def case_out(row: Case, now: datetime | None = None) -> CaseOut:
+    """The API form of a case row."""
+    return CaseOut.model_validate(ledger.case_payload(row, now))
+
+
+def action_out(row: CaseAction) -> CaseActionOut:
+    """The API form of an audit-trail row."""
+    return CaseActionOut.model_validate(ledger.action_payload(row))
+
+
+class CaseFilters:
+    """Query filters shared by the list and the CSV export."""
+
+    def __init__(
+        self,
+        status: Annotated[list[Status] | None, Query(description="Only these statuses (repeatable).")] = None,
+        type: Annotated[str | None, Query(max_length=40, description="Only this type.")] = None,
+        camera_id: Annotated[str | None, Query(max_length=64, description="Only this camera.")] = None,
+        district: Annotated[str | None, Query(max_length=100, description="Only this district (区).")] = None,
+        street: Annotated[str | None, Query(max_length=100, description="Only this street (街道).")] = None,
+        source: Annotated[str | None, Query(pattern="^(camera|hotline)$", description="camera or hotline.")] = None,
+        since: Annotated[datetime | None, Query(description="Created at or after (ISO 8601).")] = None,
+        until: Annotated[datetime | None, Query(description="Created before (ISO 8601).")] = None,
+        overdue: Annotated[bool | None, Query(description="true: only overdue; false: only not overdue.")] = None,
+    ):
+        self.status, self.type, self.camera_id, self.district, self.street = status, type, camera_id, district, street
+        self.source, self.since, self.until, self.overdue = source, since, until, overdue
+
+    def apply(self, query: Select, now: datetime) -> Select:
+        if self.status:
+            query = query.where(Case.status.in_(self.status))
+        for column, value in (
+            (Case.type, self.type),
+            (Case.camera_id, self.camera_id),
+            (Case.district, self.district),
+            (Case.street, self.street),
+            (Case.source, self.source),
+        ):
+            if value:
+                query = query.where(column == value)
+        if self.since:
+            query = query.where(Case.created_at >= _aware(self.since))
+        if self.until:
+            query = query.where(Case.created_at < _aware(self.until))
+        overdue = Case.status.in_(workflow.DEADLINE_STATUSES) & (Case.deadline < now)
+        if self.overdue is True:
+            query = query.where(overdue)
+        elif self.overdue is False:
+            query = query.where(~overdue | Case.deadline.is_(None))
+        return query
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+Filters = Annotated[CaseFilters, Depends()]
+
+
+@router.get("", response_model=CasePage, summary="List cases", responses=AUTH_RESPONSES)
+def list_cases(
+    session: DbSession,
+    filters: Filters,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> CasePage:
+    """Cases newest first (stable order: created_at, then id), filtered by status, type, camera,
+    district, street, source, creation time and overdue."""
+    now = datetime.now(UTC)
+    query = filters.apply(select(Case), now)
+    total = session.scalar(filters.apply(select(func.count(Case.id)), now)) or 0
+    rows = session.scalars(query.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit).offset(offset))
+    return CasePage(items=[case_out(row, now) for row in rows], total=total, limit=limit, offset=offset)
+
+
+@router.get(
+    "/export.csv",
+    summary="Export the ledger as CSV",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "UTF-8 CSV with a BOM (opens in Excel)"},
+        **AUTH_RESPONSES,
+    },
+)
+def export_cases(session: DbSession, filters: Filters) -> StreamingResponse:
+    """Every matching case, one row each, oldest first; same filters as the list."""
+    now = datetime.now(UTC)
+    query = filters.apply(select(Case), now).order_by(Case.created_at, Case.id)
+    rows = [ledger.case_payload(row, now) for row in session.scalars(query)]
+
+    def lines() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        buffer.write("\ufeff")
+        writer.writerow(CSV_COLUMNS)
+        for start in range(0, max(len(rows), 1), 500):
+            for payload in rows[start : start + 500]:
+                writer.writerow(["" if payload[c] is None else payload[c] for c in CSV_COLUMNS])
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+
+    return StreamingResponse(
+        lines(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="cases.csv"'},
+    )
+
+
+@router.post(
+    "",
+    response_model=CaseDetail,
+    status_code=201,
+    summary="Open a case from a hotline ticket",
+    responses={409: {"model": Problem, "description": "A case with this ticket exists"}, **AUTH_RESPONSES},
+)
+def create_case(body: HotlineCaseIn, session: DbSession, user: Operator) -> CaseDetail:
+    """A 12345 hotline ticket becomes a case in the same workflow, starting `registered` (立案)."""
+    if session.scalar(select(Case.id).where(Case.hotline_ticket == body.ticket)) is not None:
+        raise HTTPException(409, detail=f"a case for hotline ticket {body.ticket!r} already exists")
+    if body.camera_id is not None and session.get(Camera, body.camera_id) is None:
+        raise HTTPException(
+            422,
+            detail=[{"loc": ["body", "camera_id"], "msg": f"unknown camera {body.camera_id!r}", "type": "value_error"}],
+        )
+    try:
+        case = ledger.create_hotline_case(
+            session,
+            user.name,
+            body.ticket,
+            body.type,
+            body.description,
+            body.location,
+            body.district,
+            body.street,
+            body.camera_id,
+            body.zone_id,
+            body.priority,
+            body.deadline_h,
+        )
+        session.flush()
+    except IntegrityError:
+        raise HTTPException(409, detail=f"a case for hotline ticket {body.ticket!r} already exists") from None
+    return _detail(session, case)
+
+
+def _get(session: DbSession, case_id: int) -> Case:
+    row = session.get(Case, case_id)
+    if row is None:
+        raise HTTPException(404, detail=f"case {case_id} not found")
+    return row
+
+
+def _detail(session: DbSession, case: Case) -> CaseDetail:
+    events = session.scalars(
+        select(Event).where(Event.case_id == case.id).order_by(Event.occurred_at.desc(), Event.id.desc()).limit(200)
+    )
+    actions = session.scalars(select(CaseAction).where(CaseAction.case_id == case.id).order_by(CaseAction.id))
+    return CaseDetail(
+        **case_out(case).model_dump(), events=[event_out(e) for e in events], actions=[action_out(a) for a in actions]
+    )
+
+
+@router.get(
+    "/{case_id}",
+    response_model=CaseDetail,
+    summary="One case with its events and audit trail",
+    responses={404: {"model": Problem, "description": "No such case"}, **AUTH_RESPONSES},
+)
+def get_case(case_id: int, session: DbSession) -> CaseDetail:
+    """The case, its evidence (newest 200 events) and every step on its record, oldest first."""
+    return _detail(session, _get(session, case_id))
+
+
+@router.post(
+    "/{case_id}/transitions",
+    response_model=TransitionOut,
+    summary="Move a case to its next status",
+    responses={
+        404: {"model": Problem, "description": "No such case"},
+        409: {"model": Problem, "description": "Not allowed from the current status; `allowed` lists what is"},
+        **AUTH_RESPONSES,
+    },
+)
+def post_transition(case_id: int, body: TransitionIn, session: DbSession, user: Operator) -> Any:
+    """立案 (registered), 派遣 (dispatched: team, deadline), 处置 (handled: note, photos), 核查 (verified),
+    结案 (closed), or rejected (note: the reason); handled → dispatched when verification fails."""
+    case = session.get(Case, case_id, with_for_update=True)
+    if case is None:
+        raise HTTPException(404, detail=f"case {case_id} not found")
+    request = ledger.TransitionRequest(
+        to=body.to, note=body.note, team=body.team, deadline=body.deadline, attachments=body.attachments
+    )
+    try:
+        action = ledger.transition(session, case, request, user.name)
+    except ledger.TransitionError as exc:
+        if exc.status == 422:
+            return JSONResponse(
+                status_code=422,
+                content={"detail": [{"loc": ["body", exc.field], "msg": exc.message, "type": "missing"}]},
+            )
+        return JSONResponse(status_code=409, content={"detail": exc.message, "allowed": list(exc.allowed)})
+    return TransitionOut(case=case_out(case), action=action_out(action))
