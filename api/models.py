@@ -174,3 +174,19 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     revoked: Mapped[bool] = mapped_column(default=False)
+
+
+class ModeChange(Base):
+    """One switch of the operating mode (normal, flood, ...): what, from what, who and when.
+
+    The newest row is the current mode, so it survives a restart (see `citywatch.modes`).
+    """
+
+    __tablename__ = "mode_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    mode: Mapped[str] = mapped_column(String(64))
+    previous: Mapped[str | None] = mapped_column(String(64))
+    changed_by: Mapped[str] = mapped_column(String(64))
+    via: Mapped[str] = mapped_column(String(10), default="api")  # api, cli
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)

@@ -17,7 +17,7 @@ from citywatch.config import CitywatchConfig, ConfigError, load_config
 
 EXIT_OK, EXIT_CONFIG, EXIT_RUNTIME = 0, 2, 3
 #: Modules under citywatch.commands that add their own subcommands via `register(subparsers)`.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("eval", "mode")
 
 log = logging.getLogger("citywatch")
 

@@ -9,14 +9,25 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 #: Labels a rule may name. Detector class names are mapped onto these (see `vision.labels`).
 VEHICLE_LABELS = ("car", "truck", "bus", "motorcycle")
+NON_MOTOR_LABELS = ("bicycle", "e-bike", "tricycle")
 
 Point = tuple[Annotated[float, Field(ge=0.0, le=1.0)], Annotated[float, Field(ge=0.0, le=1.0)]]
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
@@ -111,9 +122,10 @@ class StorageConfig(_Model):
     evidence_dir: str = Field(
         "data/evidence", title="Evidence directory", description="Where snapshot JPEGs are written."
     )
-    spool_path: str = Field(
-        "data/spool.db", title="Spool file",
-        description="Local durable queue (SQLite) holding events while the database is unreachable.",
+    spool_path: str | None = Field(
+        None, title="Spool file",
+        description="Local durable queue (SQLite) for events while the database is unreachable; "
+        "default: spool.db beside the evidence directory.",
     )
 
 
@@ -144,23 +156,73 @@ class CasePolicyConfig(_Model):
     )
 
 
-class IllegalParkingRuleConfig(_Model):
-    """A motor vehicle staying in a no-parking zone longer than the allowed dwell."""
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+
+
+class ScheduleConfig(_Model):
+    """When a rule is active, in the config's time zone; outside it the rule is idle.
+
+    A window "HH:MM-HH:MM" whose end is earlier than its start crosses midnight and belongs to
+    the day it starts on (fri "22:00-06:00" covers Saturday 03:00). No windows: all day.
+    """
+
+    days: list[Weekday] = Field(
+        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+        min_length=1,
+        title="Days",
+        description="Weekdays the windows start on.",
+    )
+    windows: list[str] = Field(
+        default_factory=list,
+        title="Time windows",
+        description='Local "HH:MM-HH:MM" ranges; end before start crosses midnight; none = all day.',
+    )
+
+    @field_validator("windows")
+    @classmethod
+    def _valid_windows(cls, value: list[str]) -> list[str]:
+        for window in value:
+            match = _WINDOW.match(window)
+            if not match or (match.group(3) == "24" and match.group(4) != "00"):
+                raise ValueError(f"bad time window {window!r}: expected HH:MM-HH:MM")
+            if window[:5] == window[6:]:
+                raise ValueError(f"empty time window {window!r}")
+        return value
+
+
+class _RuleBase(_Model):
+    """Fields every rule has: id, zones, labels, anchor, schedule, cooldown and re-arm."""
 
     id: Identifier = Field(title="Rule id", description="Unique within the camera.")
-    type: Literal["illegal_parking"] = "illegal_parking"
     zones: list[Identifier] = Field(min_length=1, title="Zones", description="Zone ids this rule watches.")
-    labels: list[str] = Field(
-        default_factory=lambda: list(VEHICLE_LABELS),
-        min_length=1,
-        title="Labels",
-        description="Detection labels that count as a parked vehicle.",
+    anchor: Literal["bottom_center", "center"] = Field(
+        "bottom_center", title="Anchor", description="Point of the box that must lie inside the zone."
     )
+    schedule: ScheduleConfig | None = Field(
+        None, title="Schedule", description="Days and time windows when the rule is active (default: always)."
+    )
+    cooldown_s: float = Field(
+        0.0, ge=0.0, title="Cooldown (s)",
+        description="After an event in a zone, no further event of this rule in that zone for this long.",
+    )
+    rearm_s: float = Field(
+        0.0, ge=0.0, title="Re-arm (s)",
+        description="After an event's condition clears, it must stay clear this long before the same "
+        "place can raise again.",
+    )
+    case: CasePolicyConfig = Field(
+        default_factory=CasePolicyConfig, title="Case policy", description="How its events become cases."
+    )
+
+
+class _DwellRuleBase(_RuleBase):
     min_dwell_s: float = Field(
         60.0, gt=0.0, title="Minimum dwell (s)", description="Stream seconds in the zone before an event."
     )
-    anchor: Literal["bottom_center", "center"] = Field(
-        "bottom_center", title="Anchor", description="Point of the box that must lie inside the zone."
+    min_dwell_min: float | None = Field(
+        None, gt=0.0, title="Minimum dwell (min)",
+        description="Alternative to min_dwell_s, in minutes (give one of the two).",
     )
     grace_s: float = Field(
         10.0,
@@ -168,12 +230,130 @@ class IllegalParkingRuleConfig(_Model):
         title="Grace (s)",
         description="How long a vehicle may be unseen (occlusion, missed detection) before its stay ends.",
     )
-    case: CasePolicyConfig = Field(
-        default_factory=CasePolicyConfig, title="Case policy", description="How its events become cases."
+
+    @model_validator(mode="before")
+    @classmethod
+    def _minutes(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("min_dwell_min") is not None:
+            if data.get("min_dwell_s") is not None:
+                raise ValueError("give min_dwell_s or min_dwell_min, not both")
+            minutes = data["min_dwell_min"]
+            if isinstance(minutes, int | float) and minutes > 0:
+                data = {**data, "min_dwell_s": float(minutes) * 60.0}
+        return data
+
+
+class IllegalParkingRuleConfig(_DwellRuleBase):
+    """A motor vehicle staying in a no-parking zone longer than the allowed dwell."""
+
+    type: Literal["illegal_parking"] = "illegal_parking"
+    labels: list[str] = Field(
+        default_factory=lambda: list(VEHICLE_LABELS),
+        min_length=1,
+        title="Labels",
+        description="Detection labels that count as a parked vehicle.",
     )
 
 
-RuleConfig = IllegalParkingRuleConfig
+class NonMotorParkingRuleConfig(_DwellRuleBase):
+    """A bicycle, e-bike or tricycle parked outside the permitted area longer than the allowed dwell."""
+
+    type: Literal["non_motor_parking"]
+    labels: list[str] = Field(
+        default_factory=lambda: list(NON_MOTOR_LABELS), min_length=1, title="Labels",
+        description="Detection labels that count as a parked non-motor vehicle.",
+    )
+
+
+class LitterRuleConfig(_RuleBase):
+    """Exposed garbage or floating debris staying in a zone longer than `persist_s`."""
+
+    type: Literal["litter"]
+    labels: list[str] = Field(
+        default_factory=lambda: ["litter"], min_length=1, title="Labels",
+        description="Detector labels that count as litter (source detector/both).",
+    )
+    source: Literal["detector", "baseline", "both"] = Field(
+        "baseline", title="Source",
+        description="A trained detector's litter label, the model-free background baseline, or both.",
+    )
+    persist_s: float = Field(60.0, gt=0.0, title="Persistence (s)", description="How long before an event.")
+    grace_s: float = Field(5.0, ge=0.0, title="Grace (s)", description="How long an object may be unseen.")
+    min_area_frac: float = Field(
+        0.0005, gt=0.0, lt=1.0, title="Minimum area",
+        description="Smallest object, as a fraction of the image."
+    )
+    max_area_frac: float = Field(
+        0.05, gt=0.0, le=1.0, title="Maximum area", description="Largest object, as a fraction of the image."
+    )
+    diff_threshold: float = Field(
+        28.0, gt=0.0, le=255.0, title="Difference threshold",
+        description="Grey-level difference from the clean background that counts as a change.",
+    )
+    background_s: float = Field(
+        600.0, gt=0.0, title="Background time constant (s)",
+        description="How slowly the clean background learns (the slow rate).",
+    )
+    warmup_s: float = Field(
+        10.0, ge=0.0, title="Warm-up (s)",
+        description="Stream seconds used to learn the first clean background (median), no events.",
+    )
+
+
+class WaterloggingRuleConfig(_RuleBase):
+    """Water covering more than `threshold` of a road zone for longer than `persist_s`."""
+
+    type: Literal["waterlogging"]
+    labels: list[str] = Field(
+        default_factory=lambda: ["water"], min_length=1, title="Labels",
+        description="Detector/segmenter labels that count as water (source detector/both).",
+    )
+    source: Literal["detector", "baseline", "both"] = Field(
+        "baseline", title="Source",
+        description="A trained detector's water label, the model-free dry-reference baseline, or both.",
+    )
+    threshold: float = Field(0.3, gt=0.0, lt=1.0, title="Threshold", description="Covered fraction to alert.")
+    clear_threshold: float | None = Field(
+        None, gt=0.0, lt=1.0, title="Clear threshold",
+        description="Fraction below which the alert clears (default: 0.7 x threshold).",
+    )
+    persist_s: float = Field(60.0, gt=0.0, title="Persistence (s)", description="Above threshold this long.")
+    clear_s: float = Field(
+        30.0, ge=0.0, title="Clear after (s)", description="Below the clear threshold this long."
+    )
+    reference_s: float = Field(
+        10.0, ge=0.0, title="Dry reference (s)",
+        description="Stream seconds at start used to learn the dry reference (median).",
+    )
+    reference_image: str | None = Field(
+        None, title="Dry reference image", description="An image of the dry scene (overrides reference_s)."
+    )
+    cell_px: int = Field(16, ge=4, le=128, title="Cell size", description="Analysis cell, in pixels.")
+
+    @model_validator(mode="after")
+    def _clear_below(self) -> WaterloggingRuleConfig:
+        if self.clear_threshold is not None and self.clear_threshold > self.threshold:
+            raise ValueError("clear_threshold must not exceed threshold")
+        return self
+
+
+def _rule_type(value: Any) -> str:
+    """The rule's `type` tag; a rule without one is `illegal_parking` (the original shape)."""
+    if isinstance(value, dict):
+        return str(value.get("type", "illegal_parking"))
+    return str(getattr(value, "type", "illegal_parking"))
+
+
+RuleConfig = Annotated[
+    Annotated[IllegalParkingRuleConfig, Tag("illegal_parking")]
+    | Annotated[NonMotorParkingRuleConfig, Tag("non_motor_parking")]
+    | Annotated[LitterRuleConfig, Tag("litter")]
+    | Annotated[WaterloggingRuleConfig, Tag("waterlogging")],
+    Discriminator(_rule_type),
+]
+#: Every rule type, as written in `type:`.
+RULE_TYPES = ("illegal_parking", "non_motor_parking", "litter", "waterlogging")
+DwellRuleConfig = IllegalParkingRuleConfig | NonMotorParkingRuleConfig
 
 
 class ReplayConfig(_Model):
@@ -185,6 +365,10 @@ class ReplayConfig(_Model):
         description="'fast' (as fast as analysis takes frames), 'realtime', or a factor such as 10.",
     )
     loop: bool = Field(False, title="Loop", description="Start again at the end of the file.")
+    max_stream_s: float | None = Field(
+        None, gt=0.0, title="Stream limit (s)",
+        description="Stop a replay after this many stream seconds (bounds a looped replay).",
+    )
 
     @field_validator("speed")
     @classmethod
@@ -213,6 +397,15 @@ class CameraConfig(_Model):
     replay: ReplayConfig = Field(default_factory=ReplayConfig, title="Replay", description="For file sources.")
     zones: list[ZoneConfig] = Field(default_factory=list, title="Zones", description="Named polygons.")
     rules: list[RuleConfig] = Field(default_factory=list, title="Rules", description="What raises events.")
+    groups: list[Identifier] = Field(
+        default_factory=list, title="Groups",
+        description="Camera groups (e.g. flood) that modes address; none: only the mode's '*' entry.",
+    )
+    start_time: datetime | None = Field(
+        None, title="Start time",
+        description="For recorded files: the local wall time of stream second 0, so schedules of a "
+        "replay are deterministic (naive times are in the config's time zone).",
+    )
 
     @field_validator("url")
     @classmethod
@@ -242,6 +435,39 @@ class CameraConfig(_Model):
     def is_file(self) -> bool:
         """True when the source is a recorded file rather than a live stream."""
         return "://" not in self.url or self.url.startswith("file://")
+
+
+class ModeGroupConfig(_Model):
+    """What a mode does to one camera group."""
+
+    rules: list[str] | Literal["all", "none"] = Field(
+        "all", title="Rules",
+        description="Active rules: 'all', 'none', or rule ids / rule types (e.g. [waterlogging]).",
+    )
+    analysis_fps: float | None = Field(
+        None, gt=0.0, le=60.0, title="Analysis fps", description="Override of the camera's rate."
+    )
+    priority: Literal["normal", "high"] = Field(
+        "normal", title="Detector priority", description="High-priority cameras are served first."
+    )
+
+
+class ModeConfig(_Model):
+    """A named operating mode: per camera group, which rules run and how fast.
+
+    A camera takes the entries of all its groups (union of rules, highest fps and priority); a
+    camera with none of the mode's groups takes the '*' entry, or, without one, all its rules at
+    its own rate.
+    """
+
+    description: str = Field("", title="Description")
+    groups: dict[str, ModeGroupConfig] = Field(
+        default_factory=dict, title="Groups", description="Camera group (or '*') to its settings."
+    )
+
+
+def _default_modes() -> dict[str, ModeConfig]:
+    return {"normal": ModeConfig(description="Every rule of every camera at its own rate.")}
 
 
 class ApiConfig(_Model):
@@ -301,6 +527,19 @@ class CitywatchConfig(_Model):
     )
     timezone: str = Field("Asia/Shanghai", title="Time zone", description="The city's time zone (IANA name).")
     cameras: list[CameraConfig] = Field(min_length=1, title="Cameras", description="Cameras to watch.")
+    modes: dict[Identifier, ModeConfig] = Field(
+        default_factory=_default_modes, title="Modes",
+        description="Operating modes (e.g. normal, flood); switched with `citywatch mode set` or "
+        "PUT /api/mode.",
+    )
+    default_mode: Identifier = Field(
+        "normal", title="Default mode",
+        description="The mode until someone switches (and no switch is stored).",
+    )
+    mode_poll_s: float = Field(
+        0.5, gt=0.0, le=60.0, title="Mode poll (s)",
+        description="How often a running pipeline checks the database for a mode switched elsewhere.",
+    )
 
     @model_validator(mode="after")
     def _unique_cameras(self) -> CitywatchConfig:
@@ -308,6 +547,15 @@ class CitywatchConfig(_Model):
         duplicates = sorted({c for c in ids if ids.count(c) > 1})
         if duplicates:
             raise ValueError(f"duplicate camera ids: {', '.join(duplicates)}")
+        if self.default_mode not in self.modes:
+            raise ValueError(f"default_mode {self.default_mode!r} is not a mode: {sorted(self.modes)}")
+        rule_names = {n for camera in self.cameras for rule in camera.rules for n in (rule.id, rule.type)}
+        for mode_name, mode in self.modes.items():
+            for group, entry in mode.groups.items():
+                if isinstance(entry.rules, list):
+                    unknown = sorted(set(entry.rules) - rule_names - set(RULE_TYPES))
+                    if unknown:
+                        raise ValueError(f"mode {mode_name!r} group {group!r}: unknown rule(s) {unknown}")
         return self
 
     @field_validator("timezone")
@@ -394,6 +642,10 @@ def parse_config(text: str, source: str | Path = "<string>") -> CitywatchConfig:
         problems = []
         for error in exc.errors():
             loc = tuple(error["loc"])
+            loc = tuple(  # drop a rule union's tag: rules[0].min_dwell_s, not rules[0].illegal_parking...
+                part for i, part in enumerate(loc)
+                if not (part in RULE_TYPES and i >= 2 and loc[i - 2] == "rules" and isinstance(loc[i - 1], int))
+            )
             field = ".".join(str(part) if not isinstance(part, int) else f"[{part}]" for part in loc)
             field = field.replace(".[", "[") or "(top level)"
             line = _line_of(root, loc)

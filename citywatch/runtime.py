@@ -10,6 +10,7 @@ another.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
@@ -21,10 +22,12 @@ import supervision as sv
 
 from citywatch.config import CameraConfig, CitywatchConfig
 from citywatch.events import EventEnd, EventRecord, EventSink
+from citywatch.modes import CameraPlan, ModeHolder
 from vision.detect import BatchingDetector, Detector
 from vision.evidence import annotate, encode_jpeg
 from vision.frames import Frame
 from vision.rules import StayUpdate, build_rules
+from vision.schedule import schedule_active, wall_time
 from vision.streams import ERROR, LatestFrameSlot, StreamHealth, StreamReader
 from vision.track import CameraTracker
 
@@ -36,48 +39,119 @@ Output = EventRecord | EventEnd
 class CameraPipeline:
     """Per-camera analysis state: tracker + rules + evidence of live stays.
 
+    Which rules run is decided per analysed frame: a rule is active when the current mode (from
+    the runtime's `ModeHolder`, consulted every frame, so a switch applies from the next analysed
+    frame on) includes it and its schedule covers the frame's wall time (`vision.schedule`). A
+    rule that goes idle ends its live stays (their events get their end) and starts afresh when it
+    becomes active again. Evidence: entry, middle (at half the rule's minimum time) and trigger.
+
     Example:
         >>> pipeline = CameraPipeline(camera)  # doctest: +SKIP
         >>> outputs = pipeline.process(frame, detections)  # EventRecord / EventEnd  # doctest: +SKIP
     """
 
-    def __init__(self, camera: CameraConfig, max_pending_evidence: int = 256):
+    def __init__(self, camera: CameraConfig, max_pending_evidence: int = 256, *,
+                 config: CitywatchConfig | None = None, modes: ModeHolder | None = None):
         self.camera = camera
+        self.config = config
+        self.modes = modes
+        self.timezone = config.timezone if config is not None else "Asia/Shanghai"
         self.rules = build_rules(camera.rules, camera.zones)
-        self.labels = frozenset().union(*(rule.labels for rule in self.rules)) if self.rules else frozenset()
-        grace = max((rule.params.grace_s for rule in self.rules), default=10.0)
+        self.labels = frozenset().union(*(rule.needs for rule in self.rules)) if self.rules else frozenset()
+        grace = max((rule.grace_s for rule in self.rules), default=10.0)
         self.tracker = CameraTracker(camera.analysis_fps, lost_s=max(2.0, grace))
         self.max_pending_evidence = max_pending_evidence
         self._entry_jpeg: dict[tuple[str, int], bytes] = {}
+        self._middle_jpeg: dict[tuple[str, int], bytes] = {}
         self._event_uid: dict[tuple[str, int], str] = {}
         self.last_stream_s = 0.0
+        self._mode_version = -1
+        self.plan = CameraPlan("normal", frozenset(rule.id for rule in self.rules), camera.analysis_fps, 0)
+        self._active: set[str] = set(self.plan.active_rules)
+        self._sync_mode()
+
+    # What the runtime reads: rate, detector priority and labels of the current plan.
+    @property
+    def analysis_fps(self) -> float:
+        return self.plan.analysis_fps
+
+    @property
+    def priority(self) -> int:
+        return self.plan.priority
+
+    @property
+    def active_rule_ids(self) -> list[str]:
+        """Rules running now (in the mode and inside their schedule)."""
+        return [rule.id for rule in self.rules if rule.id in self._active]
+
+    @property
+    def needed_labels(self) -> frozenset[str]:
+        """Detector labels the active rules need (a DetectorSet runs only the models producing them)."""
+        active = [rule for rule in self.rules if rule.id in self._active]
+        return frozenset().union(*(rule.needs for rule in active)) if active else frozenset()
+
+    def _sync_mode(self) -> None:
+        if self.modes is None:
+            return
+        _, version = self.modes.current()
+        if version != self._mode_version:
+            self._mode_version = version
+            self.plan = self.modes.plan(self.camera)
 
     def process(self, frame: Frame, detections: sv.Detections) -> list[Output]:
-        """Advance tracking and every rule by one analysed frame."""
+        """Advance tracking and every active rule by one analysed frame."""
         self.last_stream_s = frame.stream_s
+        self._sync_mode()
+        camera = self.camera
+        wall = wall_time(frame.stream_s, frame.wall_s, self.timezone, camera.start_time, camera.is_file)
+        outputs: list[Output] = []
+        active: set[str] = set()
+        for rule in self.rules:
+            if rule.id in self.plan.active_rules and schedule_active(rule.config.schedule, wall):
+                active.add(rule.id)
+            elif rule.id in self._active:  # went idle: end its stays
+                outputs.extend(self._finish_rule(rule, frame.stream_s))
+        self._active = active
+        labels = self.needed_labels
         if len(detections) and "label" in detections.data:
-            keep = [str(label) in self.labels for label in detections.data["label"]]
+            keep = [str(label) in labels for label in detections.data["label"]]
             detections = detections[keep]
         objects = self.tracker.update(detections, frame.stream_s)
-        outputs: list[Output] = []
         for rule in self.rules:
-            for update in rule.evaluate(objects, frame.stream_s, frame.width, frame.height):
-                output = self._handle(rule.id, rule.type, rule.zones, update, frame)
+            if rule.id not in active:
+                continue
+            for update in rule.evaluate(objects, frame.stream_s, frame.width, frame.height, frame.image):
+                output = self._handle(rule.id, rule.type, rule.zones, update, frame, wall.timestamp())
                 if output is not None:
                     outputs.append(output)
+            self._middle_evidence(rule, frame)
         return outputs
 
     def finish(self) -> list[Output]:
         """The source ended: close every live stay."""
         outputs: list[Output] = []
         for rule in self.rules:
-            for update in rule.finish(self.last_stream_s):
-                output = self._handle(rule.id, rule.type, rule.zones, update, None)
-                if output is not None:
-                    outputs.append(output)
+            outputs.extend(self._finish_rule(rule, self.last_stream_s))
         return outputs
 
-    def _handle(self, rule_id: str, rule_type: str, zones: list, update: StayUpdate, frame: Frame | None) -> Output | None:
+    def _finish_rule(self, rule: Any, now_s: float) -> list[Output]:
+        outputs: list[Output] = []
+        for update in rule.finish(now_s):
+            output = self._handle(rule.id, rule.type, rule.zones, update, None, 0.0)
+            if output is not None:
+                outputs.append(output)
+        return outputs
+
+    def _middle_evidence(self, rule: Any, frame: Frame) -> None:
+        for stay in rule.live_stays():
+            key = (rule.id, stay.stay_id)
+            due = stay.triggered_s is None and stay.last_seen_s == frame.stream_s and key not in self._middle_jpeg
+            if due and stay.dwell_s >= rule.middle_after_s and len(self._middle_jpeg) < self.max_pending_evidence:
+                caption = f"{stay.label} {rule.type}"
+                self._middle_jpeg[key] = encode_jpeg(annotate(frame.image, rule.zones, stay.xyxy, caption))
+
+    def _handle(self, rule_id: str, rule_type: str, zones: list, update: StayUpdate, frame: Frame | None,
+                wall_s: float) -> Output | None:
         stay, key = update.stay, (rule_id, update.stay.stay_id)
         caption = f"{stay.label} {rule_type}"
         if update.kind == "started" and frame is not None:
@@ -91,18 +165,31 @@ class CameraPipeline:
             entry = self._entry_jpeg.pop(key, None)
             if entry is not None:
                 images["entry"] = entry
+            middle = self._middle_jpeg.pop(key, None)
+            if middle is not None:
+                images["middle"] = middle
             return EventRecord(
                 uid=uid, type=rule_type, camera_id=self.camera.id, rule_id=rule_id, zone_id=stay.zone_id,
                 label=stay.label, track_id=stay.track_id, first_seen_s=stay.first_seen_s,
-                triggered_s=update.at_s, score=stay.score, box=stay.xyxy, occurred_wall_s=frame.wall_s,
+                triggered_s=update.at_s, score=stay.score, box=stay.xyxy,
+                occurred_wall_s=wall_s or frame.wall_s,
                 images=images,
             )
         if update.kind == "ended":
             self._entry_jpeg.pop(key, None)
+            self._middle_jpeg.pop(key, None)
             uid = self._event_uid.pop(key, None)
             if uid is not None:
                 return EventEnd(uid, self.camera.id, stay.last_seen_s, stay.last_seen_s - stay.first_seen_s)
         return None
+
+
+def retune(sampler: Any, fps: float, stream_s: float) -> None:
+    """Change a reader's sampling rate in place, continuing the grid from `stream_s`."""
+    if abs(sampler.fps - fps) < 1e-9:
+        return
+    sampler.fps = fps
+    sampler._last_bucket = math.floor(stream_s * fps + 1e-6)
 
 
 @dataclass
@@ -129,9 +216,12 @@ class Runtime:
         *,
         speed: str | float | None = None,
         loop: bool | None = None,
+        modes: ModeHolder | None = None,
     ):
         self.config = config
         self.sink = sink
+        #: The current operating mode, consulted by every camera's pipeline each analysed frame.
+        self.modes = modes if modes is not None else ModeHolder(config, getattr(sink, "database", None))
         self.detector = BatchingDetector(
             detector, max_batch=config.detector.batch_size, max_wait_s=config.detector.batch_wait_ms / 1000
         )
@@ -139,7 +229,9 @@ class Runtime:
         for camera in config.cameras:
             if camera.enabled:
                 reader = StreamReader(camera, speed=speed, loop=loop)
-                self.workers[camera.id] = CameraWorker(camera, reader, CameraPipeline(camera))
+                pipeline = CameraPipeline(camera, config=config, modes=self.modes)
+                reader.sampler.fps = pipeline.analysis_fps  # the mode's rate from the first frame
+                self.workers[camera.id] = CameraWorker(camera, reader, pipeline)
         self.errors: list[str] = []
 
     def start(self) -> None:
@@ -169,7 +261,10 @@ class Runtime:
     def _run_camera(self, worker: CameraWorker) -> None:
         try:
             if worker.camera.is_file:
+                limit = worker.camera.replay.max_stream_s
                 for frame in worker.reader.frames():
+                    if limit is not None and frame.stream_s > limit:
+                        break
                     self._analyse(worker, frame)
             else:
                 self._run_live(worker)
@@ -200,12 +295,13 @@ class Runtime:
                 break
 
     def _analyse(self, worker: CameraWorker, frame: Frame) -> None:
-        detections = self.detector.detect(worker.camera.id, frame.image)
+        detections = self.detector.detect(worker.camera.id, frame.image, priority=worker.pipeline.priority)
         worker.detections_run += 1
         worker.last_frame = frame
         worker.reader.health.mark(analysed=1)
         for output in worker.pipeline.process(frame, detections):
             self._emit(output)
+        retune(worker.reader.sampler, worker.pipeline.analysis_fps, frame.stream_s)  # a mode may change it
 
     def _emit(self, output: Output) -> None:
         if isinstance(output, EventRecord):
@@ -218,10 +314,17 @@ class Runtime:
 def run_replay(config: CitywatchConfig, detector: Detector, sink: EventSink,
                on_event: Callable[[dict[str, Any]], None] | None = None,
                speed: str | float = "fast") -> Runtime:
-    """Run every camera's source once (no looping) and return the finished runtime."""
+    """Run every camera's source once and return the finished runtime. A camera loops only when its
+    `replay.loop` is set together with a `replay.max_stream_s` bound."""
     if on_event is not None:
         sink.listeners.append(on_event)
-    runtime = Runtime(config, detector, sink, speed=speed, loop=False)
+    cameras = [
+        c if c.replay.max_stream_s is not None or not c.replay.loop
+        else c.model_copy(update={"replay": c.replay.model_copy(update={"loop": False})})
+        for c in config.cameras
+    ]
+    config = config.model_copy(update={"cameras": cameras})
+    runtime = Runtime(config, detector, sink, speed=speed, loop=None)
     runtime.start()
     runtime.wait()
     runtime.detector.close()

@@ -105,7 +105,7 @@ def test_replay_is_deterministic(tmp_path: Path, detector: Detector) -> None:
 def test_event_row_and_evidence_are_consistent(tmp_path: Path, detector: Detector) -> None:
     (event,) = replay(tmp_path, detector)
     kinds = {item["kind"] for item in event["evidence"]}
-    assert kinds == {"entry", "trigger"}
+    assert kinds == {"entry", "middle", "trigger"}  # middle: at half the minimum dwell
     assert all(Path(item["path"]).is_file() for item in event["evidence"])
     from sqlalchemy import select
 

@@ -5,6 +5,14 @@ video. A dwell "stay" belongs to one physical object in one rule's zones: it sur
 occlusion and tracker ID switches (a new track that appears where a recently unseen stay was is
 the same object), raises at most one trigger, and ends when the object has been gone for the grace
 period. `DwellRule` is the thin stateful shell one camera keeps per rule.
+
+Cooldown (per zone) and re-arm (per place: a triggered stay that ended leaves its box behind, and
+a new stay overlapping it within `rearm_s` cannot raise again) come from `vision.schedule`.
+
+Every rule evaluator (`DwellRule` here, `LitterRule` in `vision.rules_litter`, `WaterloggingRule`
+in `vision.rules_water`) has the same shape: `evaluate(objects, now_s, width, height, image)`
+returns `StayUpdate`s, `finish(now_s)` ends everything, `needs` are the detector labels it needs.
+`build_rules` is the entry point that makes one evaluator per configured rule.
 """
 
 from __future__ import annotations
@@ -13,8 +21,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from citywatch.config import IllegalParkingRuleConfig, ZoneConfig
+import numpy as np
+
+from citywatch.config import DwellRuleConfig, RuleConfig, ZoneConfig
 from vision.labels import expand_labels
+from vision.schedule import Gate, may_fire
 from vision.track import TrackedObject
 from vision.zones import Zone, anchor_point, box_iou, normalise
 
@@ -58,6 +69,8 @@ class DwellParams:
     min_dwell_s: float
     grace_s: float = 10.0
     reassociate_iou: float = 0.3
+    cooldown_s: float = 0.0
+    rearm_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +79,12 @@ class DwellState:
 
     stays: tuple[Stay, ...] = ()
     next_stay_id: int = 1
+    #: Cooldown per zone: (zone_id, gate).
+    gates: tuple[tuple[str, Gate], ...] = ()
+    #: Places of triggered stays that ended: (box, zone_id, ended_s), kept for `rearm_s`.
+    spent: tuple[tuple[Box, str, float], ...] = ()
+    #: Stay ids that may not raise (they re-occupy a spent place within `rearm_s`).
+    muted: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +133,8 @@ def step_dwell(
 
     next_id = state.next_stay_id
     stays: list[Stay] = []
+    spent = [p for p in state.spent if now_s - p[2] < params.rearm_s]
+    muted = set(state.muted)
     for stay in state.stays:
         obs = matched.get(stay.stay_id)
         if obs is not None:
@@ -121,6 +142,9 @@ def step_dwell(
                                  xyxy=obs.xyxy, score=max(stay.score, obs.score)))
         elif now_s - stay.last_seen_s > params.grace_s:
             updates.append(StayUpdate("ended", stay, now_s))
+            muted.discard(stay.stay_id)
+            if stay.triggered_s is not None and params.rearm_s > 0:
+                spent.append((stay.xyxy, stay.zone_id, now_s))
         else:
             stays.append(stay)
     for index, obs in enumerate(leftovers):
@@ -130,12 +154,22 @@ def step_dwell(
         next_id += 1
         stays.append(stay)
         updates.append(StayUpdate("started", stay, now_s))
+        if any(z == obs.zone_id and box_iou(b, obs.xyxy) >= params.reassociate_iou for b, z, _ in spent):
+            muted.add(stay.stay_id)
 
+    gates = dict(state.gates)
     for i, stay in enumerate(stays):
-        if stay.triggered_s is None and stay.last_seen_s == now_s and now_s - stay.first_seen_s >= params.min_dwell_s:
+        if (stay.triggered_s is None and stay.last_seen_s == now_s and stay.stay_id not in muted
+                and now_s - stay.first_seen_s >= params.min_dwell_s):
+            gate = gates.get(stay.zone_id, Gate())
+            if not may_fire(gate, now_s, params.cooldown_s, 0.0):
+                continue  # in cooldown: it raises at the first analysed frame after
+            gates[stay.zone_id] = Gate(last_fired_s=now_s)  # cooldown only; re-arm is per place
             stays[i] = replace(stay, triggered_s=now_s)
             updates.append(StayUpdate("triggered", stays[i], now_s))
-    return DwellState(tuple(stays), next_id), updates
+    live = {stay.stay_id for stay in stays}
+    return DwellState(tuple(stays), next_id, tuple(sorted(gates.items())), tuple(spent),
+                      frozenset(muted & live)), updates
 
 
 def _one_per_track(observations: Iterable[Observation]) -> list[Observation]:
@@ -167,30 +201,65 @@ def observe(
 
 
 class DwellRule:
-    """Per-camera state of one dwell rule (e.g. `illegal_parking`); `evaluate` per analysed frame."""
+    """Per-camera state of one dwell rule (`illegal_parking`, `non_motor_parking`); `evaluate` per
+    analysed frame."""
 
-    def __init__(self, rule: IllegalParkingRuleConfig, zones: Sequence[ZoneConfig]):
+    def __init__(self, rule: DwellRuleConfig, zones: Sequence[ZoneConfig]):
         self.config = rule
         self.id = rule.id
         self.type = rule.type
-        by_id = {z.id: z for z in zones}
-        self.zones = [Zone(z, tuple(tuple(p) for p in by_id[z].polygon)) for z in rule.zones]
+        self.zones = zones_of(rule, zones)
         self.labels = expand_labels(rule.labels)
-        self.params = DwellParams(min_dwell_s=rule.min_dwell_s, grace_s=rule.grace_s)
+        #: Detector labels this rule needs on its camera.
+        self.needs = self.labels
+        self.params = DwellParams(min_dwell_s=rule.min_dwell_s, grace_s=rule.grace_s,
+                                  cooldown_s=rule.cooldown_s, rearm_s=rule.rearm_s)
         self.state = DwellState()
 
-    def evaluate(self, objects: Sequence[TrackedObject], now_s: float, width: int, height: int) -> list[StayUpdate]:
+    @property
+    def grace_s(self) -> float:
+        return self.params.grace_s
+
+    @property
+    def middle_after_s(self) -> float:
+        """Dwell at which the stay's middle evidence frame is taken (half the minimum dwell)."""
+        return self.params.min_dwell_s / 2
+
+    def live_stays(self) -> tuple[Stay, ...]:
+        return self.state.stays
+
+    def evaluate(self, objects: Sequence[TrackedObject], now_s: float, width: int, height: int,
+                 image: np.ndarray | None = None) -> list[StayUpdate]:
         observations = observe(objects, self.zones, self.labels, self.config.anchor, width, height)
         self.state, updates = step_dwell(self.state, observations, now_s, self.params)
         return updates
 
     def finish(self, now_s: float) -> list[StayUpdate]:
-        """End every live stay (the source ended); returns their `ended` updates."""
+        """End every live stay (the source ended, or the rule went idle); returns their `ended` updates."""
         updates = [StayUpdate("ended", stay, now_s) for stay in self.state.stays]
-        self.state = DwellState((), self.state.next_stay_id)
+        self.state = DwellState((), self.state.next_stay_id, self.state.gates)
         return updates
 
 
-def build_rules(rules: Sequence[IllegalParkingRuleConfig], zones: Sequence[ZoneConfig]) -> list[DwellRule]:
+def zones_of(rule: RuleConfig, zones: Sequence[ZoneConfig]) -> list[Zone]:
+    """The `Zone`s a rule names, in its order."""
+    by_id = {z.id: z for z in zones}
+    return [Zone(z, tuple((float(p[0]), float(p[1])) for p in by_id[z].polygon)) for z in rule.zones]
+
+
+def build_rule(rule: RuleConfig, zones: Sequence[ZoneConfig]):  # type: ignore[no-untyped-def]
+    """The evaluator of one configured rule."""
+    if rule.type == "litter":
+        from vision.rules_litter import LitterRule
+
+        return LitterRule(rule, zones)  # type: ignore[arg-type]
+    if rule.type == "waterlogging":
+        from vision.rules_water import WaterloggingRule
+
+        return WaterloggingRule(rule, zones)  # type: ignore[arg-type]
+    return DwellRule(rule, zones)  # type: ignore[arg-type]
+
+
+def build_rules(rules: Sequence[RuleConfig], zones: Sequence[ZoneConfig]) -> list:
     """One evaluator per configured rule of a camera."""
-    return [DwellRule(rule, zones) for rule in rules]
+    return [build_rule(rule, zones) for rule in rules]
