@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from api.db import Database
 from api.deps import AppContext
-from api.routes import cameras, cases, console, events, health, stats
+from api.routes import cameras, cases, console, events, health, metrics, stats
 from citywatch import __version__
 from citywatch.config import CitywatchConfig
 
@@ -18,10 +18,11 @@ def create_app(
     config: CitywatchConfig,
     database: Database,
     health_source: Callable[[], dict[str, Any]] | None = None,
+    detector_source: Callable[[], dict[str, dict[str, int]]] | None = None,
     publisher: Any = None,
 ) -> FastAPI:
-    """Build the app. `health_source` returns live camera health when the pipeline runs in-process;
-    `publisher` (a `citywatch.publish.Publisher`) publishes the API's case transitions."""
+    """Build the app. `health_source` returns live camera health and `detector_source` per-camera
+    detector counters when the pipeline runs in this process."""
     app = FastAPI(
         title="Citywatch",
         version=__version__,
@@ -30,7 +31,9 @@ def create_app(
         "with photo evidence. Times: `*_s` fields are stream seconds; `occurred_at` is UTC.",
     )
     app.state.context = AppContext(config=config, database=database, health=health_source)
+    app.state.metrics_registry = metrics.make_registry(health_source, detector_source)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(cameras.router)
     app.include_router(events.router)
     app.include_router(cases.router)
@@ -44,6 +47,8 @@ def _wire_publisher(app: FastAPI, config: CitywatchConfig, database: Database, p
     """Publish the API's case transitions: through `publisher` (shared with the pipeline's sink,
     which already subscribes it) or, when none is given and the config names a broker or webhooks,
     a publisher of the app's own (`app.state.publisher`; stop it on shutdown)."""
+    if publisher is None:  # the pipeline's sink (same process) may have subscribed one already
+        publisher = next((s.__self__ for s in database.subscribers if getattr(s, "__name__", "") == "on_commit"), None)
     if publisher is None and (config.mqtt.enabled or config.webhooks):
         from citywatch.publish import Publisher
 

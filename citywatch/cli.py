@@ -17,7 +17,7 @@ from citywatch.config import CitywatchConfig, ConfigError, load_config
 
 EXIT_OK, EXIT_CONFIG, EXIT_RUNTIME = 0, 2, 3
 #: Modules under citywatch.commands that add their own subcommands via `register(subparsers)`.
-COMMAND_MODULES: tuple[str, ...] = ("eval", "mode")
+COMMAND_MODULES: tuple[str, ...] = ("db", "eval", "mode", "models", "serve", "users")
 
 log = logging.getLogger("citywatch")
 
@@ -56,7 +56,21 @@ def _open_pipeline(config: CitywatchConfig):  # type: ignore[no-untyped-def]
     detector = load_detector(config.detector)
     database = open_database(config.storage.database_url)
     register_cameras(database, config.cameras)
-    return detector, database, EventSink(database, config.storage.evidence_dir)
+    publisher = None
+    if config.mqtt.enabled or config.webhooks:
+        from citywatch.publish import Publisher
+
+        publisher = Publisher.from_config(config)
+    return detector, database, EventSink.from_config(config, database, publisher)
+
+
+def _close_sink(sink) -> None:  # type: ignore[no-untyped-def]
+    """Let spooled events reach the database (briefly), then stop the sink and its publisher."""
+    if sink.spooled and not sink.flush(timeout=10):
+        log.warning("%d event(s) stay in the spool %s until the database returns", sink.spooled, sink.spool.path)
+    sink.close()
+    if sink.publisher is not None:
+        sink.publisher.stop()
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -75,6 +89,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     speed = args.speed if args.speed in ("fast", "realtime") else float(args.speed)
     runtime = run_replay(config, detector, sink, on_event=print_event, speed=speed)
+    _close_sink(sink)
     database.dispose()
     failed = {cid: h.last_error for cid, h in runtime.health().items() if h.state == "error"}
     for camera_id, error in failed.items():
@@ -92,16 +107,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args.config)
     detector, database, sink = _open_pipeline(config)
     runtime = Runtime(config, detector, sink)
-    app = create_app(config, database, health_source=runtime.health)
+    app = create_app(config, database, health_source=runtime.health, detector_source=runtime.detector_stats)
     live.attach(app, sink=sink, runtime=runtime)  # new events and thumbnails to the console
     host = args.host or config.api.host
     port = args.port or config.api.port
     runtime.start()
+    if sink.publisher is not None:
+        sink.publisher.report_status(runtime.health)
     log.info("API on http://%s:%d (docs at /docs); %d camera(s) running", host, port, len(runtime.workers))
     try:
         uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=3)
     finally:
         runtime.stop()
+        _close_sink(sink)
         database.dispose()
     return EXIT_OK
 

@@ -26,6 +26,7 @@ from citywatch.modes import CameraPlan, ModeHolder
 from vision.detect import BatchingDetector, Detector
 from vision.evidence import annotate, encode_jpeg
 from vision.frames import Frame
+from vision.motion import MotionGate
 from vision.rules import StayUpdate, build_rules
 from vision.schedule import schedule_active, wall_time
 from vision.streams import ERROR, LatestFrameSlot, StreamHealth, StreamReader
@@ -202,7 +203,10 @@ class CameraWorker:
     thread: threading.Thread | None = None
     events: int = 0
     detections_run: int = 0
+    detections_skipped: int = 0
     last_frame: Frame | None = None  # the last analysed frame (console thumbnail)
+    gate: MotionGate | None = None
+    last_detections: sv.Detections | None = None  # reused on frames the motion gate skips
 
 
 class Runtime:
@@ -231,7 +235,8 @@ class Runtime:
                 reader = StreamReader(camera, speed=speed, loop=loop)
                 pipeline = CameraPipeline(camera, config=config, modes=self.modes)
                 reader.sampler.fps = pipeline.analysis_fps  # the mode's rate from the first frame
-                self.workers[camera.id] = CameraWorker(camera, reader, pipeline)
+                gate = MotionGate.from_config(config.detector)
+                self.workers[camera.id] = CameraWorker(camera, reader, pipeline, gate=gate)
         self.errors: list[str] = []
 
     def start(self) -> None:
@@ -257,6 +262,13 @@ class Runtime:
 
     def health(self) -> dict[str, StreamHealth]:
         return {camera_id: worker.reader.health for camera_id, worker in self.workers.items()}
+
+    def detector_stats(self) -> dict[str, dict[str, int]]:
+        """Per camera: frames sent to the detector (`run`) and frames the motion gate skipped."""
+        return {
+            camera_id: {"run": worker.detections_run, "skipped": worker.detections_skipped}
+            for camera_id, worker in self.workers.items()
+        }
 
     def _run_camera(self, worker: CameraWorker) -> None:
         try:
@@ -295,8 +307,14 @@ class Runtime:
                 break
 
     def _analyse(self, worker: CameraWorker, frame: Frame) -> None:
-        detections = self.detector.detect(worker.camera.id, frame.image, priority=worker.pipeline.priority)
-        worker.detections_run += 1
+        decision = worker.gate.decide(frame.image, frame.stream_s, worker.camera.zones) if worker.gate else None
+        if decision is None or decision.run or worker.last_detections is None:
+            priority = worker.pipeline.priority
+            worker.last_detections = self.detector.detect(worker.camera.id, frame.image, priority=priority)
+            worker.detections_run += 1
+        else:  # nothing moved in any zone: the last detections still hold, so tracks and timers go on
+            worker.detections_skipped += 1
+        detections = worker.last_detections
         worker.last_frame = frame
         worker.reader.health.mark(analysed=1)
         for output in worker.pipeline.process(frame, detections):

@@ -161,3 +161,25 @@ def test_corrupt_model_names_the_path(tmp_path: Path) -> None:
     with pytest.raises(DetectorError) as info:
         load_detector(CitywatchConfig.model_validate(data).detector)
     assert str(store / "yolox_nano.onnx") in str(info.value)
+
+
+def test_motion_gating_keeps_events_and_cuts_detector_calls(tmp_path: Path, detector: Detector) -> None:
+    def gated_replay(root: Path, gating: bool) -> tuple[list[dict], dict[str, int]]:
+        data = demo_config_dict(root)
+        data["detector"]["motion_gating"] = gating
+        config = CitywatchConfig.model_validate(data)
+        database = open_database(config.storage.database_url)
+        register_cameras(database, config.cameras)
+        events: list[dict] = []
+        runtime = run_replay(config, detector, EventSink(database, config.storage.evidence_dir), on_event=events.append)
+        database.dispose()
+        return events, runtime.detector_stats()["campus-road"]
+
+    plain, plain_stats = gated_replay(tmp_path / "off", gating=False)
+    gated, gated_stats = gated_replay(tmp_path / "on", gating=True)
+    identity = [k for k in STABLE_KEYS if k != "box"]  # the box is the tracker's smoothed estimate
+    assert [{k: e[k] for k in identity} for e in gated] == [{k: e[k] for k in identity} for e in plain]
+    assert len(plain) == 1 and iou(gated[0]["box"], tuple(plain[0]["box"])) > 0.85
+    assert plain_stats == {"run": 159, "skipped": 0}
+    assert gated_stats["run"] + gated_stats["skipped"] == 159
+    assert plain_stats["run"] / gated_stats["run"] >= 3.0, gated_stats
