@@ -119,7 +119,8 @@ class EventSink:
     @classmethod
     def from_config(cls, config: CitywatchConfig, database: Database, publisher: Any = None) -> EventSink:
         """The sink of a config: its cameras' case policies, its spool file and (optionally) publisher."""
-        sink = cls(database, config.storage.evidence_dir, cameras=config.cameras, spool=config.storage.spool_path)
+        spool = config.storage.spool_path or Path(config.storage.evidence_dir).parent / "spool.db"
+        sink = cls(database, config.storage.evidence_dir, cameras=config.cameras, spool=spool)
         if publisher is not None:
             sink.publisher = publisher
             if publisher.on_commit not in database.subscribers:
