@@ -64,6 +64,15 @@ def test_static_assets_reference_no_remote_host() -> None:
             assert "https://" not in text, file
 
 
+def _run(coroutine):  # type: ignore[no-untyped-def]
+    """asyncio.run in a thread of its own (Playwright's sync API may hold this thread's loop)."""
+    result: list = []
+    thread = threading.Thread(target=lambda: result.append(asyncio.run(coroutine)))
+    thread.start()
+    thread.join(10)
+    return result[0]
+
+
 def test_broadcaster_delivers_and_drops_for_slow_clients() -> None:
     async def scenario() -> tuple[list[dict], int, dict]:
         broadcaster = Broadcaster(queue_size=2)
@@ -79,7 +88,7 @@ def test_broadcaster_delivers_and_drops_for_slow_clients() -> None:
         broadcaster.unsubscribe(subscriber)
         return received, subscriber.dropped, broadcaster.stats()
 
-    received, dropped, stats = asyncio.run(scenario())
+    received, dropped, stats = _run(scenario())
     assert [m["data"]["n"] for m in received] == [0, 1]
     assert dropped == 3 and stats == {"clients": 0, "published": 5, "dropped": 3}
 
@@ -92,7 +101,7 @@ def test_event_payload_is_pushed_without_file_paths() -> None:
                                    "evidence": [{"kind": "trigger", "path": "/secret/x.jpg"}]})
         return await asyncio.wait_for(subscriber.queue.get(), 1)
 
-    message = asyncio.run(scenario())
+    message = _run(scenario())
     assert message["kind"] == "event" and message["data"]["id"] == 7
     assert "/secret" not in json.dumps(message)
 
@@ -146,7 +155,7 @@ def test_latest_frame_thumbnail(app) -> None:  # type: ignore[no-untyped-def]
     image = np.zeros((576, 768, 3), np.uint8)
     image[:, :384] = 255
     worker = SimpleNamespace(last_frame=SimpleNamespace(image=image, stream_s=12.5))
-    live.attach(app, runtime=SimpleNamespace(workers={"campus-road": worker}))
+    live.attach(app, runtime=SimpleNamespace(workers={"campus-road": worker}, health=lambda: {}))
     response = client.get("/api/cameras/campus-road/latest.jpg", params={"width": 320})
     assert response.status_code == 200 and response.headers["content-type"] == "image/jpeg"
     import cv2

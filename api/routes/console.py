@@ -12,30 +12,46 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, HTTPException
 from fastapi.responses import FileResponse
 
-from api.deps import Context
+from api.deps import Context, Viewer
 from citywatch import __version__
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
-MEDIA_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".svg": "image/svg+xml",
-               ".png": "image/png", ".json": "application/json", ".txt": "text/plain", ".md": "text/plain"}
+MEDIA_TYPES = {
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".html": "text/html",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".json": "application/json",
+    ".txt": "text/plain",
+    ".md": "text/plain",
+}
 
 router = APIRouter(tags=["console"])
 
 
 @router.get("/", response_class=FileResponse, include_in_schema=False)
 def index() -> FileResponse:
-    return FileResponse(STATIC_DIR / "index.html", media_type="text/html",
-                        headers={"Cache-Control": "no-cache"})
+    return FileResponse(STATIC_DIR / "index.html", media_type="text/html", headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/api/console/config", summary="What the console needs to know about this deployment")
 def console_config(context: Context) -> dict[str, Any]:
-    """The city's time zone, the version, and each camera's district and street (for filters)."""
+    """The city's time zone, the version, the districts, and each camera's groups (e.g. flood)."""
+    cameras = context.config.cameras
     return {
         "timezone": context.config.timezone,
         "version": __version__,
-        "districts": sorted({camera.district for camera in context.config.cameras if camera.district}),
+        "districts": sorted({camera.district for camera in cameras if camera.district}),
+        "camera_groups": {camera.id: list(getattr(camera, "groups", []) or []) for camera in cameras},
     }
+
+
+@router.get("/api/console/me", summary="Who the token belongs to")
+def me(user: Viewer) -> dict[str, Any]:
+    """The caller's name and role (viewer, operator, admin); the console shows only what the role
+    may do, and the API refuses the rest anyway."""
+    return {"name": user.name, "role": user.role, "anonymous": user.anonymous}
 
 
 @router.get("/static/{path:path}", response_class=FileResponse, include_in_schema=False)

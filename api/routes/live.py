@@ -25,8 +25,21 @@ from api.deps import Context
 router = APIRouter(tags=["live"])
 
 #: Payload keys of a stored event that are safe and useful to push (no file paths).
-EVENT_KEYS = ("id", "uid", "type", "camera_id", "rule_id", "zone_id", "label", "first_seen_s",
-              "triggered_s", "dwell_s", "score", "box", "occurred_at")
+EVENT_KEYS = (
+    "id",
+    "uid",
+    "type",
+    "camera_id",
+    "rule_id",
+    "zone_id",
+    "label",
+    "first_seen_s",
+    "triggered_s",
+    "dwell_s",
+    "score",
+    "box",
+    "occurred_at",
+)
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -125,8 +138,55 @@ class ChangeNotifier:
 
         await self.app(scope, receive, watch)
         if 200 <= status["code"] < 300:
-            self.broadcaster.publish("change", {"method": scope["method"], "path": scope["path"],
-                                                "status": status["code"]})
+            self.broadcaster.publish(
+                "change", {"method": scope["method"], "path": scope["path"], "status": status["code"]}
+            )
+
+
+class UptimeTracker:
+    """Samples camera health every `every_s` seconds and keeps, per camera, the seconds observed
+    and the seconds it was online (receiving frames), for the console's uptime chart."""
+
+    ONLINE = frozenset({"online", "running", "ended"})
+
+    def __init__(self, health: Callable[[], dict[str, Any]], every_s: float = 5.0):
+        self.health, self.every_s = health, every_s
+        self.observed: dict[str, float] = {}
+        self.online: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="uptime-tracker", daemon=True)
+
+    def start(self) -> UptimeTracker:
+        self.sample(0.0)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def sample(self, elapsed_s: float) -> None:
+        """Credit `elapsed_s` to every camera, and to its online time when it is online now."""
+        for camera_id, health in self.health().items():
+            self.observed[camera_id] = self.observed.get(camera_id, 0.0) + elapsed_s
+            online = getattr(health, "state", None) in self.ONLINE
+            self.online[camera_id] = self.online.get(camera_id, 0.0) + (elapsed_s if online else 0.0)
+
+    def snapshot(self) -> dict[str, dict[str, float | None]]:
+        return {
+            camera_id: {
+                "observed_s": round(observed, 1),
+                "online_s": round(self.online.get(camera_id, 0.0), 1),
+                "uptime": round(self.online.get(camera_id, 0.0) / observed, 4) if observed else None,
+            }
+            for camera_id, observed in self.observed.items()
+        }
+
+    def _run(self) -> None:
+        last = time.monotonic()
+        while not self._stop.wait(self.every_s):
+            now = time.monotonic()
+            self.sample(now - last)
+            last = now
 
 
 def install(app: FastAPI, queue_size: int = 200) -> Broadcaster:
@@ -134,6 +194,7 @@ def install(app: FastAPI, queue_size: int = 200) -> Broadcaster:
     broadcaster = Broadcaster(queue_size=queue_size)
     app.state.broadcaster = broadcaster
     app.state.latest_frame = None
+    app.state.uptime = None
     app.add_middleware(ChangeNotifier, broadcaster=broadcaster)
     subscribers = getattr(app.state.context.database, "subscribers", None)
     if subscribers is not None:  # the ledger's committed changes (cases, events)
@@ -149,11 +210,13 @@ def attach(app: FastAPI, sink: Any = None, runtime: Any = None) -> None:
     if sink is not None:
         sink.listeners.append(broadcaster.publish_event)
     if runtime is not None:
+
         def latest_frame(camera_id: str) -> Any:
             worker = runtime.workers.get(camera_id)
             return getattr(worker, "last_frame", None) if worker is not None else None
 
         app.state.latest_frame = latest_frame
+        app.state.uptime = UptimeTracker(runtime.health).start()
 
 
 def check_viewer(request: Request, context: Context, token: str | None) -> None:
@@ -187,8 +250,12 @@ def _sse(message: dict[str, Any]) -> str:
     return f"event: {message['kind']}\ndata: {json.dumps(message, ensure_ascii=False, default=str)}\n\n"
 
 
-@router.get("/api/stream", summary="Live updates (server-sent events)",
-            response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}})
+@router.get(
+    "/api/stream",
+    summary="Live updates (server-sent events)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
 async def stream(
     request: Request,
     context: Context,
@@ -221,8 +288,9 @@ async def stream(
         finally:
             broadcaster.unsubscribe(subscriber)
 
-    return StreamingResponse(messages(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        messages(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
 
 
 @router.get("/api/stream/stats", summary="Live-update counters")
@@ -231,8 +299,20 @@ def stream_stats(request: Request) -> dict[str, int]:
     return request.app.state.broadcaster.stats()
 
 
-@router.get("/api/cameras/{camera_id}/latest.jpg", summary="The camera's last analysed frame",
-            response_class=Response, responses={200: {"content": {"image/jpeg": {}}}, 404: {}})
+@router.get("/api/console/uptime", summary="Camera uptime since this process started")
+def uptime(request: Request, context: Context, token: Annotated[str | None, Query()] = None) -> dict[str, Any]:
+    """Per camera: seconds observed, seconds online, and their ratio (null before any sample)."""
+    check_viewer(request, context, token)
+    tracker: UptimeTracker | None = request.app.state.uptime
+    return {"cameras": tracker.snapshot() if tracker is not None else {}}
+
+
+@router.get(
+    "/api/cameras/{camera_id}/latest.jpg",
+    summary="The camera's last analysed frame",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}, 404: {}},
+)
 def latest_jpg(
     camera_id: str,
     request: Request,
@@ -256,7 +336,9 @@ def latest_jpg(
 
     image = frame.image
     if width and width < image.shape[1]:
-        image = cv2.resize(image, (width, round(image.shape[0] * width / image.shape[1])),
-                           interpolation=cv2.INTER_AREA)
-    return Response(encode_jpeg(image, quality=80), media_type="image/jpeg",
-                    headers={"Cache-Control": "no-store", "X-Stream-Seconds": f"{frame.stream_s:.3f}"})
+        image = cv2.resize(image, (width, round(image.shape[0] * width / image.shape[1])), interpolation=cv2.INTER_AREA)
+    return Response(
+        encode_jpeg(image, quality=80),
+        media_type="image/jpeg",
+        headers={"Cache-Control": "no-store", "X-Stream-Seconds": f"{frame.stream_s:.3f}"},
+    )

@@ -69,16 +69,17 @@ export async function loadImage(img, url, { cache = true } = {}) {
 }
 
 // ---- endpoints ----
-export const whoAmI = () => api("/api/me");
+export const whoAmI = () => api("/api/console/me");
 export const consoleConfig = () => api("/api/console/config");
 export const listEvents = (query) => api("/api/events", { query: { limit: 200, ...query } });
 export const getEvent = (id) => api(`/api/events/${id}`);
-export const reviewEvent = (id, decision, reason) => api(`/api/events/${id}/review`, { method: "POST", body: { decision, reason } });
+export const reviewEvent = (id, action, reason) => api(`/api/events/${id}/review`, { method: "POST", body: reason ? { action, reason } : { action } });
 export const listCameras = () => api("/api/cameras");
 export const getCamera = (id) => api(`/api/cameras/${encodeURIComponent(id)}`);
 export const listCases = (query) => api("/api/cases", { query: { limit: 500, ...query } });
 export const getCase = (id) => api(`/api/cases/${id}`);
 export const transitionCase = (id, to, body = {}) => api(`/api/cases/${id}/transitions`, { method: "POST", body: { to, ...body } });
 export const getMode = () => api("/api/mode");
-export const setMode = (mode, reason) => api("/api/mode", { method: "PUT", body: { mode, reason } });
-export const getStatistics = (query) => api("/api/statistics", { query });
+export const setMode = (mode) => api("/api/mode", { method: "PUT", body: { mode } });
+export const getStatistics = (query) => api("/api/stats", { query });
+export const getUptime = () => api("/api/console/uptime");

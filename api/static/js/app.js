@@ -59,6 +59,7 @@ function signOut() {
 }
 
 async function start() {
+  if (!API.getToken()) return false;
   try {
     store.user = await API.whoAmI();
   } catch (err) {
@@ -87,27 +88,34 @@ function renderMode() {
   const mode = store.mode?.mode || "normal";
   document.body.dataset.mode = mode;
   button.className = `mode ${mode}`;
-  button.textContent = t(`mode.${mode}`);
+  button.textContent = modeName(mode);
   const who = store.mode?.changed_by ? `${t("mode.by")}: ${store.mode.changed_by} · ${fmtDateTime(store.mode.changed_at)}` : "";
   button.title = who;
   button.dataset.changedBy = store.mode?.changed_by || "";
   button.disabled = !store.mode || !can("mode");
   document.getElementById("mode-info")?.replaceChildren(who);
 }
+function modeName(name) { const s = t(`mode.${name}`); return s === name ? name : s; }
+
 async function switchMode() {
   const current = store.mode?.mode || "normal";
-  const target = current === "flood" ? "normal" : "flood";
+  const modes = Object.keys(store.mode?.modes || { normal: "", flood: "" });
+  const target = modes.find((m) => m !== current) || current;
+  const choices = h("div.reasons", modes.filter((m) => m !== current).map((m) => h("label.reason",
+    h("input", { type: "radio", name: "mode", value: m, checked: m === target }),
+    h("span.mode-chip", { class: m }, modeName(m)), h("span.muted", store.mode?.modes?.[m] || ""))));
   const answer = await modal(t("mode.confirm"),
-    h("div", h("p.big-mode", h("span.mode-chip", { class: current }, t(`mode.${current}`)), " → ", h("span.mode-chip", { class: target }, t(`mode.${target}`))),
-      h("label", t("c.note")), h("input", { name: "reason", autocomplete: "off" })),
-    { okText: `${t("mode.switch")} ${t(`mode.${target}`)}`, danger: target === "flood" });
+    h("div", h("p.big-mode", h("span.mode-chip", { class: current }, modeName(current)), " → ", h("span.mode-chip", { class: target }, modeName(target))),
+      choices,
+      store.mode?.changed_by ? h("p.muted", `${t("mode.by")}: ${store.mode.changed_by} · ${fmtDateTime(store.mode.changed_at)}`) : null),
+    { okText: t("mode.switch"), danger: target === "flood" });
   if (!answer) return;
+  const chosen = answer.mode || target;
   try {
-    store.mode = await API.setMode(target, answer.reason || undefined);
-    if (!store.mode || !store.mode.mode) await refreshMode();
-    renderMode();
-    toast(`${t("mode.switched")} ${t(`mode.${target}`)}`, "ok");
-    route();
+    await API.setMode(chosen);
+    await refreshMode();
+    toast(`${t("mode.switched")} ${modeName(chosen)}`, "ok");
+    notify({ kind: "mode", data: store.mode });
   } catch (err) { toast(errorText(err), "error"); }
 }
 

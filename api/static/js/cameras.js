@@ -8,7 +8,7 @@ import { clear, h, stateName, typeName } from "./util.js";
 const OPEN = new Set(["new", "registered", "dispatched", "handled", "verified"]);
 let root = null, unsubscribe = null, timer = null, group = "";
 
-function groupsOf(camera) { return camera.groups || []; }
+function groupsOf(camera) { return camera.groups || store.config?.camera_groups?.[camera.id] || []; }
 function groupName(g) { const s = t(`group.${g}`); return s === g ? g : s; }
 function fps(health) { return health ? (health.analysed_fps ?? 0).toFixed(1) : "—"; }
 function hasFrame(camera) { return Boolean(camera.health && (camera.health.last_frame_at || camera.health.frames_analysed)); }

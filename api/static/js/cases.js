@@ -67,6 +67,13 @@ async function runTransition(c, to) {
   } catch (err) { toast(errorText(err), "error"); }
 }
 
+/** 待审核 → 立案 → 派遣 → 处置 → 核查 → 结案, the current step highlighted. */
+function stepper(c) {
+  const at = COLUMNS.indexOf(c.status);
+  if (at < 0) return null;
+  return h("ol.stepper", COLUMNS.map((status, i) => h("li", { class: i < at ? "done" : i === at ? "current" : "" }, statusName(status))));
+}
+
 function auditEntry(a) {
   const data = a.data || {};
   const change = a.from_status && a.to_status && a.from_status !== a.to_status ? `${statusName(a.from_status)} → ${statusName(a.to_status)}` : (a.to_status ? statusName(a.to_status) : "");
@@ -87,7 +94,8 @@ async function renderCase(id) {
   const buttons = can("cases") ? (c.allowed_transitions || []).map((to) =>
     h("button", { class: to === "rejected" ? "danger" : to === "closed" || to === "verified" ? "primary" : "accent", id: `btn-${to}`,
       dataset: { to }, onclick: () => runTransition(c, to) }, transitionLabel(c, to))) : [];
-  const photos = events.flatMap((e) => (e.evidence && e.evidence.length ? e.evidence : [{ kind: "trigger", url: e.snapshot_url }]).map((x) => ({ ...x, event: e })));
+  const order = ["entry", "middle", "trigger"];
+  const photos = events.flatMap((e) => (e.evidence && e.evidence.length ? [...e.evidence].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind)) : [{ kind: "trigger", url: e.snapshot_url }]).map((x) => ({ ...x, event: e })));
   const photoEls = photos.map((p) => { const img = h("img", { alt: p.kind }); API.loadImage(img, p.url); return h("figure", img, h("figcaption", `#${p.event.id} · ${t(`ev.${p.kind}`)} · ${fmtDateTime(p.event.occurred_at)}`)); });
   const facts = [
     [t("c.location"), place(c) || "—"], [t("f.camera"), c.camera_id ? h("a", { href: `#/camera/${encodeURIComponent(c.camera_id)}` }, store.cameraById.get(c.camera_id)?.name || c.camera_id) : "—"],
@@ -102,6 +110,7 @@ async function renderCase(id) {
       h("div",
         h("div.panel",
           h("div.case-head", h("h2", `${t("d.case")} #${c.id} · ${typeName(c.type)}`), statusChip(c), c.overdue ? h("span.overdue-tag", t("c.overdue")) : null),
+          stepper(c),
           h("p.muted", c.description || ""),
           buttons.length ? h("div.case-actions", buttons) : null),
         h("div.panel", h("h3", `${t("c.photos")} (${photos.length})`), h("div.photos", photoEls)),

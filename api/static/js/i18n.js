@@ -38,7 +38,7 @@ const STRINGS = {
   "toast.confirmed": ["已确认，已登记案件", "Confirmed, case registered"],
   "toast.rejected": ["已标记为误报", "Rejected as false alarm"], "toast.error": ["操作失败", "Action failed"],
   "toast.denied": ["无权限执行此操作", "Not allowed for your role"],
-  "cs.new": ["待派遣", "New"], "cs.open": ["待派遣", "Open"], "cs.dispatched": ["已派遣", "Dispatched"],
+  "cs.new": ["待审核", "New"], "cs.open": ["待审核", "Open"], "cs.dispatched": ["已派遣", "Dispatched"],
   "cs.handled": ["已处置", "Handled"], "cs.verified": ["已核查", "Verified"], "cs.closed": ["已结案", "Closed"],
   "cs.reopened": ["已重开", "Reopened"], "cs.rejected": ["已驳回", "Rejected"],
   "c.overdue": ["已超时", "Overdue"], "c.deadline": ["期限", "Deadline"], "c.team": ["处置队伍", "Team"],

@@ -6,7 +6,7 @@ import { clear, errorText, h, modal, toast, typeName } from "./util.js";
 
 const REASONS = ["not_violation", "wrong_object", "outside_zone", "duplicate", "bad_image", "other"];
 const EVIDENCE_ORDER = ["entry", "middle", "trigger"];
-const state = { events: [], selected: null, filters: { status: "pending" }, skipped: new Set(), busy: false };
+const state = { events: [], selected: null, filters: { status: "pending" }, skipped: new Set(), pushed: new Set(), busy: false };
 let root = null, unsubscribe = null, timer = null, keyHandler = null;
 
 function cameraOf(event) { return store.cameraById.get(event.camera_id) || { name: event.camera_id, district: "", street: "" }; }
@@ -32,7 +32,8 @@ export function durationSoFar(event, now = Date.now()) {
 }
 
 async function load() {
-  const page = await API.listEvents({ type: state.filters.type, camera_id: state.filters.camera });
+  const status = state.filters.status === "all" ? undefined : state.filters.status;
+  const page = await API.listEvents({ type: state.filters.type, camera_id: state.filters.camera, review_status: status });
   state.events = API.items(page);
   if (!visible().some((e) => e.id === state.selected)) state.selected = visible()[0]?.id ?? null;
 }
@@ -40,7 +41,7 @@ async function load() {
 function options(name, values, label) {
   const select = h("select", { name, "aria-label": label, onchange: async (e) => {
     state.filters[name] = e.target.value;
-    if (name === "type" || name === "camera") await load();
+    if (name === "type" || name === "camera" || name === "status") await load();
     if (!visible().some((ev) => ev.id === state.selected)) state.selected = visible()[0]?.id ?? null;
     draw();
   } }, values.map(([value, text]) => h("option", { value, selected: (state.filters[name] || "") === value }, text)));
@@ -235,8 +236,10 @@ function onKey(e) {
 
 async function onMessage(message) {
   if (message.kind === "event") {
-    if (state.events.some((e) => e.id === message.data.id)) return;
+    if (state.pushed.has(message.data.id) || state.events.some((e) => e.id === message.data.id)) return;
+    state.pushed.add(message.data.id);
     const event = await API.getEvent(message.data.id);
+    if (state.events.some((e) => e.id === event.id)) return;
     event.fresh = true;
     state.events.unshift(event);
     if (state.selected == null && matches(event)) state.selected = event.id;

@@ -14,37 +14,17 @@ function lastDays(n) {
   return out;
 }
 
-/** Cases per day split by `keyOf`, over the last DAYS days: {labels, datasets}. */
-function perDay(cases, keyOf, nameOf = (k) => k) {
+/** Cases per day split by `keyOf` (a DayCount row -> series name), over the last DAYS days. */
+function perDay(rows, keyOf, nameOf = (k) => k) {
   const days = lastDays(DAYS), index = new Map(days.map((d, i) => [d, i])), series = new Map();
-  for (const c of cases) {
-    const i = index.get(dayKey(c.created_at));
+  for (const row of rows) {
+    const i = index.get(row.day);
     if (i === undefined) continue;
-    const key = keyOf(c) || "—";
+    const key = keyOf(row) || "—";
     if (!series.has(key)) series.set(key, new Array(days.length).fill(0));
-    series.get(key)[i] += 1;
+    series.get(key)[i] += row.count;
   }
   return { labels: days.map((d) => d.slice(5)), datasets: [...series.entries()].map(([key, data], i) => ({ label: nameOf(key), data, backgroundColor: COLORS[i % COLORS.length] })) };
-}
-
-function onTime(cases) {
-  let early = 0, late = 0;
-  for (const c of cases) {
-    if (c.status !== "closed") continue;
-    if (c.deadline && c.closed_at && new Date(c.closed_at) > new Date(c.deadline)) late += 1; else early += 1;
-  }
-  const overdue = cases.filter((c) => c.overdue).length;
-  return { early, late, overdue, rate: early + late ? early / (early + late) : null };
-}
-
-/** Uptime per camera (0..1): from the statistics endpoint when it has it, else the current state. */
-function uptime(stats) {
-  const fromApi = stats?.camera_uptime || stats?.uptime;
-  if (fromApi && typeof fromApi === "object") {
-    const entries = Array.isArray(fromApi) ? fromApi.map((x) => [x.camera_id, x.uptime ?? x.ratio ?? x.value]) : Object.entries(fromApi);
-    return entries.map(([id, v]) => [id, typeof v === "object" && v ? (v.uptime ?? v.ratio ?? 0) : Number(v) || 0]);
-  }
-  return store.cameras.map((c) => [c.id, ["online", "running"].includes(c.health?.state) ? 1 : 0]);
 }
 
 function chart(canvas, config) {
@@ -56,33 +36,30 @@ function chart(canvas, config) {
 export async function render(main) {
   const root = h("section.stats");
   main.append(root);
-  const [cases, stats] = await Promise.all([
-    API.listCases().then(API.items).catch(() => []),
-    API.getStatistics({ days: DAYS }).catch(() => null),
-  ]);
-  const closure = onTime(cases);
-  const pct = closure.rate == null ? "—" : `${Math.round(closure.rate * 100)}%`;
+  const since = new Date(Date.now() - DAYS * 86400e3).toISOString();
+  const [stats, uptime] = await Promise.all([API.getStatistics({ since }), API.getUptime().catch(() => ({ cameras: {} }))]);
+  const onTime = stats.on_time || { closed: 0, on_time: 0, rate: null };
+  const pct = onTime.rate == null ? "—" : `${Math.round(onTime.rate * 100)}%`;
   const canvases = { type: h("canvas#chart-type"), district: h("canvas#chart-district"), ontime: h("canvas#chart-ontime"), uptime: h("canvas#chart-uptime") };
   clear(root).append(
     h("div.kpis",
-      h("div.kpi", h("b", String(cases.length)), h("span", t("s.cases"))),
-      h("div.kpi", h("b", String(closure.early + closure.late)), h("span", t("s.closed"))),
+      h("div.kpi", h("b#kpi-total", String(stats.total)), h("span", `${t("s.cases")} · ${t("s.days")}`)),
+      h("div.kpi", h("b", String(onTime.closed)), h("span", t("s.closed"))),
       h("div.kpi", h("b#kpi-ontime", pct), h("span", t("s.rate"))),
-      h("div.kpi", h("b", { class: closure.overdue ? "error" : "" }, String(closure.overdue)), h("span", t("s.overdueNow")))),
+      h("div.kpi", h("b", { class: stats.overdue ? "error" : "" }, String(stats.overdue)), h("span", t("s.overdueNow")))),
     h("div.stats-grid",
-      h("div.panel", h("h3", `${t("s.byType")} · ${t("s.days")}`), canvases.type),
-      h("div.panel", h("h3", `${t("s.byDistrict")} · ${t("s.days")}`), canvases.district),
-      h("div.panel", h("h3", t("s.onTime")), canvases.ontime),
-      h("div.panel", h("h3", t("s.uptime")), canvases.uptime)));
+      h("div.panel", h("h3", `${t("s.byType")} · ${t("s.days")}`), h("div.chart-box", canvases.type)),
+      h("div.panel", h("h3", `${t("s.byDistrict")} · ${t("s.days")}`), h("div.chart-box", canvases.district)),
+      h("div.panel", h("h3", t("s.onTime")), h("div.chart-box", canvases.ontime)),
+      h("div.panel", h("h3", t("s.uptime")), h("div.chart-box", canvases.uptime))));
   const stacked = { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } };
-  chart(canvases.type, { type: "bar", data: perDay(cases, (c) => c.type, typeName), options: stacked });
-  const district = (c) => c.district || store.cameraById.get(c.camera_id)?.district;
-  chart(canvases.district, { type: "bar", data: perDay(cases, district), options: stacked });
+  chart(canvases.type, { type: "bar", data: perDay(stats.by_day || [], (r) => r.type, typeName), options: stacked });
+  chart(canvases.district, { type: "bar", data: perDay(stats.by_day || [], (r) => r.district), options: stacked });
   chart(canvases.ontime, { type: "doughnut", data: { labels: [t("s.onTimeClosed"), t("s.late"), t("s.openOverdue")],
-    datasets: [{ data: [closure.early, closure.late, closure.overdue], backgroundColor: ["#1a7f37", "#d97706", "#cf222e"] }] }, options: { cutout: "60%" } });
-  const up = uptime(stats);
+    datasets: [{ data: [onTime.on_time, onTime.closed - onTime.on_time, stats.overdue], backgroundColor: ["#1a7f37", "#d97706", "#cf222e"] }] }, options: { cutout: "60%" } });
+  const up = Object.entries(uptime.cameras || {}).filter(([, v]) => v.uptime != null);
   chart(canvases.uptime, { type: "bar", data: { labels: up.map(([id]) => store.cameraById.get(id)?.name || id),
-    datasets: [{ label: t("s.uptime"), data: up.map(([, v]) => Math.round(v * 1000) / 10), backgroundColor: up.map(([, v]) => (v >= 0.95 ? "#1a7f37" : v >= 0.8 ? "#d97706" : "#cf222e")) }] },
+    datasets: [{ label: t("s.uptime"), data: up.map(([, v]) => Math.round(v.uptime * 1000) / 10), backgroundColor: up.map(([, v]) => (v.uptime >= 0.95 ? "#1a7f37" : v.uptime >= 0.8 ? "#d97706" : "#cf222e")) }] },
   options: { indexAxis: "y", scales: { x: { min: 0, max: 100, ticks: { callback: (v) => `${v}%` } } }, plugins: { legend: { display: false } } } });
 }
 

@@ -1,0 +1,245 @@
+"""The operator console in a real browser (Debian's Chromium via Playwright).
+
+1. End to end: `citywatch run` replays vtest.avi; the parking event appears in the queue live; it is
+   confirmed, its case dispatched, handled, verified and closed, with the audit trail shown; flood
+   mode is switched on and seen on the camera wall. Screenshots go to docs/screenshots/.
+2. A viewer sees no action buttons, and the API refuses the actions anyway.
+3. Ten alerts are reviewed with the keyboard only.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from pathlib import Path
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+
+from api.app import create_app
+from api.auth import add_user
+from api.db import open_database
+from api.routes import live
+from citywatch.config import CitywatchConfig
+from citywatch.events import EventRecord, EventSink, register_cameras
+from tests.browser.conftest import CitywatchProcess, ThreadServer, screenshot, sign_in
+from tests.conftest import demo_config_dict, write_config
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+
+
+def _config(tmp_path: Path, speed: float = 5.0) -> dict:
+    data = demo_config_dict(tmp_path, replay={"speed": speed, "loop": False})
+    data["cameras"][0]["groups"] = ["flood"]
+    # two more cameras, switched off, so the wall shows states and the group filter has work to do
+    for camera_id, name, street, groups in (("river-underpass", "滨河路下穿隧道", "滨河街道", ["flood"]),
+                                            ("market-east", "东市场北门", "东关街道", [])):
+        data["cameras"].append({"id": camera_id, "name": name, "district": "新华区", "street": street,
+                                "url": f"rtsp://127.0.0.1:8554/{camera_id}", "enabled": False, "groups": groups})
+    data["api"] = {"anonymous_read": False}
+    data["modes"] = {
+        "normal": {"description": "常态：全部规则"},
+        "flood": {"description": "汛期：防汛分组优先分析", "groups": {"flood": {"priority": "high"}}},
+    }
+    return data
+
+
+def _users(url: str) -> dict[str, str]:
+    database = open_database(url)
+    with database.session() as session:
+        tokens = {
+            "admin": add_user(session, "zhang.wei", "admin"),
+            "operator": add_user(session, "wang.li", "operator"),
+            "viewer": add_user(session, "chen.jing", "viewer"),
+        }
+    database.dispose()
+    return tokens
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _jpeg(seed: int) -> bytes:
+    image = np.full((288, 384, 3), 60 + seed * 15 % 150, np.uint8)
+    cv2.rectangle(image, (40 + seed * 10, 60), (200 + seed * 10, 180), (0, 0, 255), 3)
+    return cv2.imencode(".jpg", image)[1].tobytes()
+
+
+def _seed(sink: EventSink, count: int) -> None:
+    now = time.time()
+    for n in range(count):
+        sink.record(EventRecord(
+            uid=str(uuid.uuid4()), type="illegal_parking", camera_id="campus-road", rule_id="kerb-no-parking",
+            zone_id="kerb", label="car", track_id=n + 1, first_seen_s=10.0 * n, triggered_s=10.0 * n + 20,
+            score=0.8, box=(40.0, 60.0, 200.0, 180.0), occurred_wall_s=now - 60 * (count - n),
+            images={"entry": _jpeg(n), "trigger": _jpeg(n + 1)}))
+
+
+def test_alert_to_closed_case_and_flood_mode(console_page, tmp_path: Path) -> None:
+    page = console_page
+    data = _config(tmp_path)
+    tokens = _users(data["storage"]["database_url"])
+    with CitywatchProcess(write_config(tmp_path, data), tmp_path / "run.log") as server:
+        try:
+            _work_an_alert_to_closure(page, server, tokens)
+        finally:
+            page.goto("about:blank")  # close the live stream before the server stops
+
+
+def _mode_api(base: str, token: str) -> bool:
+    """Whether `/api/mode` (the rules module's) is served yet."""
+    return httpx.get(f"{base}/api/mode", headers=_bearer(token)).status_code != 404
+
+
+def _work_an_alert_to_closure(page, server, tokens) -> None:  # type: ignore[no-untyped-def]
+    modes = _mode_api(server.base, tokens["admin"])
+    if not modes:
+        page.guard.allow_missing("/api/mode")
+    sign_in(page, server.base, tokens["admin"])
+    page.wait_for_selector("#event-list")
+    page.evaluate("window.__notReloaded = true")
+    row = page.wait_for_selector(".event-row", timeout=45_000)  # pushed live during the replay
+    assert page.evaluate("window.__notReloaded") is True
+    event_id = int(row.get_attribute("data-id"))
+    page.wait_for_selector("#evidence-big[src]")
+    page.wait_for_timeout(400)
+    screenshot(page, "queue")
+    page.keyboard.press("c")
+    page.wait_for_selector(f'.event-row[data-id="{event_id}"]', state="detached")
+    event = httpx.get(f"{server.base}/api/events/{event_id}", headers=_bearer(tokens["admin"])).json()
+    assert event["review_status"] == "confirmed" and event["case_id"]
+    case_id = event["case_id"]
+
+    page.click('a[href="#/cases"]')
+    page.click(f'.case-card[data-id="{case_id}"]')
+    page.wait_for_selector('#case-status[data-status="registered"]')
+    page.click("#btn-dispatched")
+    page.select_option("#f-team", index=1)
+    page.click("#dialog-ok")
+    page.wait_for_selector('#case-status[data-status="dispatched"]')
+    page.click("#btn-handled")
+    page.fill("#f-note", "车辆已驶离，已告知司机")
+    page.click("#dialog-ok")
+    page.wait_for_selector('#case-status[data-status="handled"]')
+    page.click("#btn-verified")
+    page.click("#dialog-ok")
+    page.wait_for_selector('#case-status[data-status="verified"]')
+    page.click("#btn-closed")
+    page.click("#dialog-ok")
+    page.wait_for_selector('#case-status[data-status="closed"]')
+    trail = page.inner_text("#audit")
+    for step in ("已立案", "已派遣", "已处置", "已核查", "已结案", "车辆已驶离", "zhang.wei"):
+        assert step in trail, step
+    page.wait_for_selector(".photos img[src]")
+    screenshot(page, "case")
+
+    page.click('a[href="#/cameras"]')
+    page.wait_for_selector('.tile[data-id="campus-road"] .shot img[src]')
+    assert page.inner_text(".tile .groups-tag") == "防汛"
+    if modes:
+        page.click("#mode")
+        page.click("#dialog-ok")
+        page.wait_for_selector('#mode-banner[data-mode="flood"]')
+        assert "汛期模式" in page.inner_text("#mode")
+        assert "zhang.wei" in page.inner_text("#mode-banner")
+    page.click('.chip[data-group="flood"]')
+    page.wait_for_selector('.tile[data-id="campus-road"] .shot img[src]')
+    page.wait_for_timeout(300)
+    screenshot(page, "cameras")
+
+    page.click('a[href="#/stats"]')
+    page.wait_for_selector("#kpi-ontime")
+    assert page.inner_text("#kpi-ontime") == "100%"
+    page.wait_for_timeout(300)
+    screenshot(page, "stats")
+
+
+@pytest.fixture()
+def seeded(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """An API (no pipeline) with ten pending parking events and three users."""
+    data = _config(tmp_path)
+    config = CitywatchConfig.model_validate(data)
+    tokens = _users(config.storage.database_url)
+    database = open_database(config.storage.database_url)
+    register_cameras(database, config.cameras)
+    app = create_app(config, database)
+    sink = EventSink(database, config.storage.evidence_dir, cameras=config.cameras)
+    live.attach(app, sink=sink)
+    _seed(sink, 10)
+    with ThreadServer(app) as server:
+        yield server, tokens
+    database.dispose()
+
+
+def test_viewer_sees_no_actions_and_api_refuses(seeded, console_page) -> None:  # type: ignore[no-untyped-def]
+    page = console_page
+    server, tokens = seeded
+    if not _mode_api(server.base, tokens["admin"]):
+        page.guard.allow_missing("/api/mode")
+    sign_in(page, server.base, tokens["viewer"])
+    page.wait_for_selector(".event-row")
+    assert "只读" in page.inner_text("#user")
+    assert page.locator("#btn-confirm").count() == 0 and page.locator("#btn-reject").count() == 0
+    page.keyboard.press("c")
+    page.keyboard.press("r")
+    assert page.locator("dialog[open]").count() == 0
+    assert page.locator(".event-row").count() == 10  # nothing was reviewed
+    assert page.is_disabled("#mode")
+    viewer = _bearer(tokens["viewer"])
+    event_id = int(page.get_attribute(".event-row", "data-id"))
+    assert httpx.post(f"{server.base}/api/events/{event_id}/review", json={"action": "confirm"},
+                      headers=viewer).status_code == 403
+    admin = _bearer(tokens["admin"])
+    response = httpx.post(f"{server.base}/api/events/{event_id}/review", json={"action": "confirm"}, headers=admin)
+    assert response.status_code == 200
+    case_id = response.json()["case"]["id"]
+    page.goto(f"{server.base}/#/case/{case_id}")
+    page.wait_for_selector("#case-page")
+    assert page.locator(".case-actions button").count() == 0
+    assert httpx.post(f"{server.base}/api/cases/{case_id}/transitions", json={"to": "dispatched", "team": "x"},
+                      headers=viewer).status_code == 403
+    assert httpx.put(f"{server.base}/api/mode", json={"mode": "flood"}, headers=viewer).status_code in (403, 404)
+
+
+def test_ten_alerts_reviewed_with_the_keyboard_only(seeded, console_page) -> None:  # type: ignore[no-untyped-def]
+    page = console_page
+    server, tokens = seeded
+    if not _mode_api(server.base, tokens["admin"]):
+        page.guard.allow_missing("/api/mode")
+    sign_in(page, server.base, tokens["operator"])
+    page.wait_for_selector(".event-row")
+    assert page.locator(".event-row").count() == 10
+    first = page.get_attribute(".event-row.selected", "data-id")
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    page.keyboard.press("k")
+    second = page.get_attribute(".event-row.selected", "data-id")
+    assert second != first
+    page.keyboard.press("k")
+    assert page.get_attribute(".event-row.selected", "data-id") == first
+    page.keyboard.press("o")
+    page.wait_for_selector("#viewer[open]")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#viewer", state="detached")
+    for n in range(10):
+        remaining = 10 - n
+        page.wait_for_function(f"document.querySelectorAll('.event-row').length === {remaining}")
+        if n % 2 == 0:
+            page.keyboard.press("c")
+        else:
+            page.keyboard.press("r")
+            page.wait_for_selector("#dialog[open]")
+            page.keyboard.press("3")
+            page.keyboard.press("Enter")
+    page.wait_for_selector(".detail.empty")
+    operator = _bearer(tokens["operator"])
+    events = httpx.get(f"{server.base}/api/events", params={"limit": 50}, headers=operator).json()["items"]
+    statuses = sorted(e["review_status"] for e in events)
+    assert statuses == ["confirmed"] * 5 + ["rejected"] * 5
+    reasons = {e["review_reason"] for e in events if e["review_status"] == "rejected"}
+    assert reasons == {"不在禁停区域内"}
+    assert re.search(r"\d", page.inner_text("#nav")) is None  # the pending badge is gone
