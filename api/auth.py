@@ -86,8 +86,6 @@ def authenticate(session: Session, token: str) -> Principal | None:
     row = session.execute(
         select(User.id, User.name, User.role)
         .join(ApiToken, ApiToken.user_id == User.id)
-        .where(
-            ApiToken.token_hash == hash_token(token), ApiToken.revoked.is_(False), User.disabled.is_(False)
-        )
+        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked.is_(False), User.disabled.is_(False))
     ).first()
     return Principal(name=row.name, role=row.role, id=row.id) if row else None

@@ -131,9 +131,7 @@ def open_database(url: str, create: bool = True) -> Database:
         event.listen(engine, "connect", _sqlite_pragmas)
     database = Database(url, engine, sessionmaker(engine, expire_on_commit=False))
     event.listen(database.sessions, "after_commit", database._after_commit)
-    event.listen(
-        database.sessions, "after_rollback", lambda session: session.info.pop("citywatch_outbox", None)
-    )
+    event.listen(database.sessions, "after_rollback", lambda session: session.info.pop("citywatch_outbox", None))
     if create:
         database.create_schema()
     return database

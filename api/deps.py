@@ -78,19 +78,13 @@ def require_role(role: str) -> Callable[..., Principal]:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
 
-    def dependency(
-        context: Context, principal: Annotated[Principal | None, Depends(current_principal)]
-    ) -> Principal:
+    def dependency(context: Context, principal: Annotated[Principal | None, Depends(current_principal)]) -> Principal:
         if principal is None:
             if role == "viewer" and context.config.api.anonymous_read:
                 return ANONYMOUS
-            raise HTTPException(
-                401, detail="a bearer token is required", headers={"WWW-Authenticate": "Bearer"}
-            )
+            raise HTTPException(401, detail="a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
         if not principal.has_role(role):
-            raise HTTPException(
-                403, detail=f"this needs the {role} role; {principal.name} is {principal.role}"
-            )
+            raise HTTPException(403, detail=f"this needs the {role} role; {principal.name} is {principal.role}")
         return principal
 
     dependency.__name__ = f"require_{role}"

@@ -195,12 +195,8 @@ def _camera_location(session: Session, camera_id: str, zone_id: str | None) -> t
 
 def open_case_for(session: Session, camera_id: str, zone_id: str | None, type_: str) -> Case | None:
     """The open case (newest) for this camera, zone and type, if there is one."""
-    query = select(Case).where(
-        Case.camera_id == camera_id, Case.type == type_, Case.status.in_(workflow.OPEN_STATUSES)
-    )
-    query = (
-        query.where(Case.zone_id == zone_id) if zone_id is not None else query.where(Case.zone_id.is_(None))
-    )
+    query = select(Case).where(Case.camera_id == camera_id, Case.type == type_, Case.status.in_(workflow.OPEN_STATUSES))
+    query = query.where(Case.zone_id == zone_id) if zone_id is not None else query.where(Case.zone_id.is_(None))
     return session.scalars(query.order_by(Case.id.desc()).limit(1)).first()
 
 

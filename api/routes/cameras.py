@@ -5,13 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException
 from sqlalchemy import func, select
 
+from api.auth_responses import AUTH_RESPONSES
 from api.deps import Context, DbSession, require_role
 from api.models import Event
 from api.schemas import CameraOut
 from citywatch.config import CameraConfig
 from citywatch.events import redact_url
 
-router = APIRouter(prefix="/api/cameras", tags=["cameras"], dependencies=[Depends(require_role("viewer"))])
+router = APIRouter(
+    prefix="/api/cameras", tags=["cameras"], dependencies=[Depends(require_role("viewer"))], responses=AUTH_RESPONSES
+)
 
 
 def _health(context: Context, camera_id: str) -> dict | None:

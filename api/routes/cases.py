@@ -12,12 +12,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 
 from api import ledger, workflow
+from api.auth_responses import AUTH_RESPONSES, BAD_BODY
 from api.deps import DbSession, Operator, require_role
 from api.models import Camera, Case, CaseAction, Event
 from api.routes.events import event_out
@@ -33,12 +34,11 @@ from api.schemas import (
     TransitionOut,
 )
 
+#: A row id: bounded so a huge number is a 422, not a database overflow.
+RowId = Annotated[int, Path(ge=1, le=2_147_483_647, description="Row id.")]
+
 router = APIRouter(prefix="/api/cases", tags=["cases"], dependencies=[Depends(require_role("viewer"))])
 
-AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": Problem, "description": "No token (and anonymous reads are off), or a bad token"},
-    403: {"model": Problem, "description": "The token's role is too low"},
-}
 CSV_COLUMNS = (
     "id",
     "type",
@@ -181,7 +181,7 @@ def export_cases(session: DbSession, filters: Filters) -> StreamingResponse:
     response_model=CaseDetail,
     status_code=201,
     summary="Open a case from a hotline ticket",
-    responses={409: {"model": Problem, "description": "A case with this ticket exists"}, **AUTH_RESPONSES},
+    responses={409: {"model": Problem, "description": "A case with this ticket exists"}, **BAD_BODY, **AUTH_RESPONSES},
 )
 def create_case(body: HotlineCaseIn, session: DbSession, user: Operator) -> CaseDetail:
     """A 12345 hotline ticket becomes a case in the same workflow, starting `registered` (立案)."""
@@ -236,7 +236,7 @@ def _detail(session: DbSession, case: Case) -> CaseDetail:
     summary="One case with its events and audit trail",
     responses={404: {"model": Problem, "description": "No such case"}, **AUTH_RESPONSES},
 )
-def get_case(case_id: int, session: DbSession) -> CaseDetail:
+def get_case(case_id: RowId, session: DbSession) -> CaseDetail:
     """The case, its evidence (newest 200 events) and every step on its record, oldest first."""
     return _detail(session, _get(session, case_id))
 
@@ -248,10 +248,11 @@ def get_case(case_id: int, session: DbSession) -> CaseDetail:
     responses={
         404: {"model": Problem, "description": "No such case"},
         409: {"model": Problem, "description": "Not allowed from the current status; `allowed` lists what is"},
+        **BAD_BODY,
         **AUTH_RESPONSES,
     },
 )
-def post_transition(case_id: int, body: TransitionIn, session: DbSession, user: Operator) -> Any:
+def post_transition(case_id: RowId, body: TransitionIn, session: DbSession, user: Operator) -> Any:
     """立案 (registered), 派遣 (dispatched: team, deadline), 处置 (handled: note, photos), 核查 (verified),
     结案 (closed), or rejected (note: the reason); handled → dispatched when verification fails."""
     case = session.get(Case, case_id, with_for_update=True)

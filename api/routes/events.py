@@ -7,15 +7,21 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from sqlalchemy import func, select
 
 from api import ledger
+from api.auth_responses import AUTH_RESPONSES, BAD_BODY
 from api.deps import Context, DbSession, Operator, require_role
 from api.models import Camera, Case, Event
 from api.schemas import EventOut, EventPage, EvidenceOut, Problem, ReviewIn, ReviewOut
 
-router = APIRouter(prefix="/api/events", tags=["events"], dependencies=[Depends(require_role("viewer"))])
+EventId = Annotated[int, PathParam(ge=1, le=2_147_483_647, description="Event id.")]
+
+router = APIRouter(
+    prefix="/api/events", tags=["events"], dependencies=[Depends(require_role("viewer"))], responses=AUTH_RESPONSES
+)
 
 
 def event_out(row: Event) -> EventOut:
@@ -57,7 +63,7 @@ def list_events(
     review_status: Annotated[
         str | None, Query(pattern="^(pending|confirmed|rejected)$", description="pending, confirmed or rejected.")
     ] = None,
-    case_id: Annotated[int | None, Query(description="Only the evidence of this case.")] = None,
+    case_id: Annotated[int | None, Query(ge=1, le=2_147_483_647, description="Only the evidence of this case.")] = None,
     district: Annotated[str | None, Query(max_length=100, description="Only cameras of this district.")] = None,
     street: Annotated[str | None, Query(max_length=100, description="Only cameras of this street.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -89,7 +95,7 @@ def list_events(
     return EventPage(items=[event_out(row) for row in rows], total=total, limit=limit, offset=offset)
 
 
-def _get(session: DbSession, event_id: int) -> Event:
+def _get(session: DbSession, event_id: EventId) -> Event:
     row = session.get(Event, event_id)
     if row is None:
         raise HTTPException(404, detail=f"event {event_id} not found")
@@ -99,7 +105,7 @@ def _get(session: DbSession, event_id: int) -> Event:
 @router.get(
     "/{event_id}", response_model=EventOut, summary="One event", responses={404: {"description": "No such event"}}
 )
-def get_event(event_id: int, session: DbSession) -> EventOut:
+def get_event(event_id: EventId, session: DbSession) -> EventOut:
     return event_out(_get(session, event_id))
 
 
@@ -118,7 +124,7 @@ def _image(path: str | None) -> FileResponse:
     response_class=FileResponse,
     responses={200: {"content": {"image/jpeg": {}}}, 404: {}},
 )
-def get_snapshot(event_id: int, session: DbSession) -> FileResponse:
+def get_snapshot(event_id: EventId, session: DbSession) -> FileResponse:
     return _image(_get(session, event_id).snapshot_path)
 
 
@@ -128,7 +134,7 @@ def get_snapshot(event_id: int, session: DbSession) -> FileResponse:
     response_class=FileResponse,
     responses={200: {"content": {"image/jpeg": {}}}, 404: {}},
 )
-def get_evidence(event_id: int, kind: str, session: DbSession) -> FileResponse:
+def get_evidence(event_id: EventId, kind: str, session: DbSession) -> FileResponse:
     row = _get(session, event_id)
     path = next((item["path"] for item in row.evidence or [] if item["kind"] == kind), None)
     return _image(path)
@@ -154,11 +160,12 @@ def _policy(context: Context, event: Event) -> ledger.CasePolicy:
     responses={
         404: {"model": Problem, "description": "No such event"},
         409: {"model": Problem, "description": "Already reviewed"},
+        **BAD_BODY,
         401: {"model": Problem, "description": "No token, or a bad one"},
         403: {"model": Problem, "description": "Not an operator"},
     },
 )
-def review_event(event_id: int, body: ReviewIn, session: DbSession, context: Context, user: Operator) -> ReviewOut:
+def review_event(event_id: EventId, body: ReviewIn, session: DbSession, context: Context, user: Operator) -> ReviewOut:
     """confirm: the event's case is registered (立案), or the event attaches to the open case of its
     camera, zone and type, or opens one. reject: a false alarm, with a reason; a case still `new`
     whose every event is rejected becomes `rejected`."""

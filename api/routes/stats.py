@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import ColumnElement, String, cast, func, literal, select
 
 from api import workflow
+from api.auth_responses import AUTH_RESPONSES
 from api.deps import Context, DbSession, require_role
 from api.models import Case
-from api.routes.cases import AUTH_RESPONSES
 from api.schemas import DayCount, OnTime, StatsOut
 
 router = APIRouter(prefix="/api/stats", tags=["stats"], dependencies=[Depends(require_role("viewer"))])
