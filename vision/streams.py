@@ -338,6 +338,9 @@ def open_container(
             reason, permanent = f"unknown host {host!r} (name does not resolve)", True
         raise SourceError(f"cannot open {_redact(path)}: {reason}", permanent=permanent) from None
     streams = container.streams.video
+    if is_live and streams and streams[0].codec_context.name not in _NOT_CAMERA_VIDEO and not streams[0].width:
+        container.close()  # a video stream is announced but no picture arrived while probing
+        raise SourceError(f"cannot open {_redact(path)}: timed out waiting for the first video frame")
     if not streams or streams[0].codec_context.name in _NOT_CAMERA_VIDEO or not streams[0].width:
         what = streams[0].codec_context.name if streams else container.format.name
         container.close()
@@ -467,7 +470,8 @@ class StreamReader:
             try:
                 container = open_container(self.camera.url, self.open_timeout_s, self.read_timeout_s)
             except SourceError as exc:
-                if health.state == STALLED and not exc.permanent and "timed out" in str(exc):
+                still_no_video = "timed out" in str(exc) or "not a readable video" in str(exc)
+                if health.state == STALLED and still_no_video:  # the server answers but sends no video
                     self._fail(STALLED, f"still no video: {exc}")
                 else:
                     self._fail(ERROR if exc.permanent else OFFLINE, str(exc))
