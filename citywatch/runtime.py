@@ -29,7 +29,7 @@ from vision.frames import Frame
 from vision.motion import MotionGate
 from vision.rules import StayUpdate, build_rules
 from vision.schedule import schedule_active, wall_time
-from vision.streams import ERROR, LatestFrameSlot, StreamHealth, StreamReader
+from vision.streams import ERROR, StreamHealth, StreamReader
 from vision.track import CameraTracker
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,8 @@ class CameraPipeline:
         self._event_uid: dict[tuple[str, int], str] = {}
         self.last_stream_s = 0.0
         self._mode_version = -1
+        #: (stream_s, plan) at every re-plan (mode switch), oldest first.
+        self.plan_log: list[tuple[float, CameraPlan]] = []
         self.plan = CameraPlan("normal", frozenset(rule.id for rule in self.rules), camera.analysis_fps, 0)
         self._active: set[str] = set(self.plan.active_rules)
         self._sync_mode()
@@ -98,6 +100,7 @@ class CameraPipeline:
         if version != self._mode_version:
             self._mode_version = version
             self.plan = self.modes.plan(self.camera)
+            self.plan_log.append((self.last_stream_s, self.plan))
 
     def process(self, frame: Frame, detections: sv.Detections) -> list[Output]:
         """Advance tracking and every active rule by one analysed frame."""
@@ -289,22 +292,15 @@ class Runtime:
             self.errors.append(f"{worker.camera.id}: {exc}")
 
     def _run_live(self, worker: CameraWorker) -> None:
-        slot = LatestFrameSlot()
-
-        def read() -> None:
-            for frame in worker.reader.frames():
-                slot.put(frame)
-            slot.close()
-
-        reader_thread = threading.Thread(target=read, name=f"reader-{worker.camera.id}", daemon=True)
-        reader_thread.start()
-        while not (slot.closed and reader_thread is not None and not reader_thread.is_alive()):
+        """A live camera: the reader thread keeps only the newest frame; analysis takes it when ready."""
+        slot = worker.reader.start()
+        while True:
             frame = slot.get(timeout=1.0)
-            worker.reader.health.frames_dropped = slot.dropped
             if frame is not None:
                 self._analyse(worker, frame)
-            elif worker.reader.stopped:
+            elif slot.closed or worker.reader.stopped:
                 break
+        worker.reader.join(timeout=5)
 
     def _analyse(self, worker: CameraWorker, frame: Frame) -> None:
         decision = worker.gate.decide(frame.image, frame.stream_s, worker.camera.zones) if worker.gate else None
