@@ -163,3 +163,33 @@ def test_latest_frame_thumbnail(app) -> None:  # type: ignore[no-untyped-def]
     decoded = cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_COLOR)
     assert decoded.shape == (240, 320, 3)
     assert response.headers["x-stream-seconds"] == "12.500"
+
+
+def test_me_names_the_caller_and_its_role(tmp_path: Path) -> None:
+    from api.auth import add_user
+
+    data = demo_config_dict(tmp_path)
+    data["api"] = {"anonymous_read": False}
+    config = CitywatchConfig.model_validate(data)
+    database = open_database(config.storage.database_url)
+    with database.session() as session:
+        token = add_user(session, "wang.li", "operator")
+    client = TestClient(create_app(config, database))
+    assert client.get("/api/console/me").status_code == 401
+    assert client.get("/api/console/me", headers={"Authorization": "Bearer nope"}).status_code == 401
+    me = client.get("/api/console/me", headers={"Authorization": f"Bearer {token}"}).json()
+    assert me == {"name": "wang.li", "role": "operator", "anonymous": False}
+    assert client.get("/api/stream").status_code == 401  # live updates need a token too
+    assert client.get("/api/cameras/campus-road/latest.jpg").status_code == 401
+    database.dispose()
+
+
+def test_uptime_tracker_counts_online_time() -> None:
+    states = {"a": "online", "b": "offline"}
+    tracker = live.UptimeTracker(lambda: {cid: SimpleNamespace(state=s) for cid, s in states.items()})
+    tracker.sample(10.0)
+    states["b"] = "online"
+    tracker.sample(30.0)
+    snapshot = tracker.snapshot()
+    assert snapshot["a"] == {"observed_s": 40.0, "online_s": 40.0, "uptime": 1.0}
+    assert snapshot["b"] == {"observed_s": 40.0, "online_s": 30.0, "uptime": 0.75}

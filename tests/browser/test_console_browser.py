@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import httpx
@@ -146,6 +148,10 @@ def _work_an_alert_to_closure(page, server, tokens) -> None:  # type: ignore[no-
         page.wait_for_selector('#mode-banner[data-mode="flood"]')
         assert "汛期模式" in page.inner_text("#mode")
         assert "zhang.wei" in page.inner_text("#mode-banner")
+    page.click('.tile[data-id="campus-road"]')
+    page.wait_for_selector('#camera-page svg polygon[data-zone="kerb"]')  # zones drawn on the latest frame
+    page.go_back()
+    page.wait_for_selector("#wall")
     page.click('.chip[data-group="flood"]')
     page.wait_for_selector('.tile[data-id="campus-road"] .shot img[src]')
     page.wait_for_timeout(300)
@@ -154,8 +160,23 @@ def _work_an_alert_to_closure(page, server, tokens) -> None:  # type: ignore[no-
     page.click('a[href="#/stats"]')
     page.wait_for_selector("#kpi-ontime")
     assert page.inner_text("#kpi-ontime") == "100%"
-    page.wait_for_timeout(300)
-    screenshot(page, "stats")
+
+
+def _uptime_history() -> live.UptimeTracker:
+    """An uptime tracker that has watched three cameras for 100 minutes (one flaky, one often down)."""
+    minute = {"n": 0}
+
+    def health() -> dict:
+        n = minute["n"]
+        states = {"campus-road": "online", "river-underpass": "stalled" if n % 9 == 0 else "online",
+                  "market-east": "offline" if n % 3 == 0 else "online"}
+        return {camera_id: SimpleNamespace(state=state) for camera_id, state in states.items()}
+
+    tracker = live.UptimeTracker(health)
+    for n in range(100):
+        minute["n"] = n
+        tracker.sample(60.0)
+    return tracker
 
 
 @pytest.fixture()
@@ -169,15 +190,16 @@ def seeded(tmp_path: Path):  # type: ignore[no-untyped-def]
     app = create_app(config, database)
     sink = EventSink(database, config.storage.evidence_dir, cameras=config.cameras)
     live.attach(app, sink=sink)
+    app.state.uptime = _uptime_history()
     _seed(sink, 10)
     with ThreadServer(app) as server:
-        yield server, tokens
+        yield server, tokens, database
     database.dispose()
 
 
 def test_viewer_sees_no_actions_and_api_refuses(seeded, console_page) -> None:  # type: ignore[no-untyped-def]
     page = console_page
-    server, tokens = seeded
+    server, tokens, _ = seeded
     if not _mode_api(server.base, tokens["admin"]):
         page.guard.allow_missing("/api/mode")
     sign_in(page, server.base, tokens["viewer"])
@@ -189,6 +211,11 @@ def test_viewer_sees_no_actions_and_api_refuses(seeded, console_page) -> None:  
     assert page.locator("dialog[open]").count() == 0
     assert page.locator(".event-row").count() == 10  # nothing was reviewed
     assert page.is_disabled("#mode")
+    page.click("#lang")  # English switch
+    page.wait_for_selector("text=Alerts")
+    assert "viewer" in page.inner_text("#user")
+    page.click("#lang")
+    page.wait_for_selector("text=告警")
     viewer = _bearer(tokens["viewer"])
     event_id = int(page.get_attribute(".event-row", "data-id"))
     assert httpx.post(f"{server.base}/api/events/{event_id}/review", json={"action": "confirm"},
@@ -207,7 +234,7 @@ def test_viewer_sees_no_actions_and_api_refuses(seeded, console_page) -> None:  
 
 def test_ten_alerts_reviewed_with_the_keyboard_only(seeded, console_page) -> None:  # type: ignore[no-untyped-def]
     page = console_page
-    server, tokens = seeded
+    server, tokens, _ = seeded
     if not _mode_api(server.base, tokens["admin"]):
         page.guard.allow_missing("/api/mode")
     sign_in(page, server.base, tokens["operator"])
@@ -243,3 +270,41 @@ def test_ten_alerts_reviewed_with_the_keyboard_only(seeded, console_page) -> Non
     reasons = {e["review_reason"] for e in events if e["review_status"] == "rejected"}
     assert reasons == {"不在禁停区域内"}
     assert re.search(r"\d", page.inner_text("#nav")) is None  # the pending badge is gone
+
+
+def _history(database, days: int = 14) -> None:  # type: ignore[no-untyped-def]
+    """Cases of the last two weeks over three types and three districts, some closed late."""
+    from api.models import Case
+
+    now = datetime.now(UTC)
+    kinds = [("illegal_parking", "新华区", "光明路街道"), ("litter", "长安区", "建设街道"),
+             ("illegal_parking", "桥西区", "振头街道"), ("waterlogging", "新华区", "滨河街道")]
+    with database.session() as session:
+        for n in range(60):
+            kind, district, street = kinds[(n * 7) % len(kinds)]
+            created = now - timedelta(days=(n * 5) % days, hours=n % 9)
+            deadline = created + timedelta(hours=4)
+            closed = n % 5 != 0
+            handled = created + timedelta(hours=2 if n % 6 else 6)
+            session.add(Case(
+                type=kind, status="closed" if closed else "dispatched", priority="normal", source="camera",
+                camera_id="campus-road", location=street, district=district, street=street,
+                description="history", team="第一中队", deadline=deadline, deadline_h=4.0, event_count=1,
+                created_at=created, updated_at=handled, registered_at=created, dispatched_at=created,
+                handled_at=handled if closed else None, verified_at=handled if closed else None,
+                closed_at=handled if closed else None))
+
+
+def test_statistics_page(seeded, console_page) -> None:  # type: ignore[no-untyped-def]
+    page = console_page
+    server, tokens, database = seeded
+    if not _mode_api(server.base, tokens["admin"]):
+        page.guard.allow_missing("/api/mode")
+    _history(database)
+    sign_in(page, server.base, tokens["viewer"])
+    page.click('a[href="#/stats"]')
+    page.wait_for_selector("#chart-uptime")
+    assert page.inner_text("#kpi-total") == "61"  # and the case the ten seeded events opened
+    assert page.inner_text("#kpi-ontime") == "83%"  # 40 of 48 closed cases were handled in time
+    page.wait_for_timeout(300)
+    screenshot(page, "stats")

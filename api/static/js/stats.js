@@ -24,7 +24,7 @@ function perDay(rows, keyOf, nameOf = (k) => k) {
     if (!series.has(key)) series.set(key, new Array(days.length).fill(0));
     series.get(key)[i] += row.count;
   }
-  return { labels: days.map((d) => d.slice(5)), datasets: [...series.entries()].map(([key, data], i) => ({ label: nameOf(key), data, backgroundColor: COLORS[i % COLORS.length] })) };
+  return { labels: days.map((d) => d.slice(5)), datasets: [...series.entries()].map(([key, data], i) => ({ label: nameOf(key), data, backgroundColor: COLORS[i % COLORS.length], maxBarThickness: 28 })) };
 }
 
 function chart(canvas, config) {
@@ -59,7 +59,7 @@ export async function render(main) {
     datasets: [{ data: [onTime.on_time, onTime.closed - onTime.on_time, stats.overdue], backgroundColor: ["#1a7f37", "#d97706", "#cf222e"] }] }, options: { cutout: "60%" } });
   const up = Object.entries(uptime.cameras || {}).filter(([, v]) => v.uptime != null);
   chart(canvases.uptime, { type: "bar", data: { labels: up.map(([id]) => store.cameraById.get(id)?.name || id),
-    datasets: [{ label: t("s.uptime"), data: up.map(([, v]) => Math.round(v.uptime * 1000) / 10), backgroundColor: up.map(([, v]) => (v.uptime >= 0.95 ? "#1a7f37" : v.uptime >= 0.8 ? "#d97706" : "#cf222e")) }] },
+    datasets: [{ label: t("s.uptime"), data: up.map(([, v]) => Math.round(v.uptime * 1000) / 10), maxBarThickness: 26, backgroundColor: up.map(([, v]) => (v.uptime >= 0.95 ? "#1a7f37" : v.uptime >= 0.8 ? "#d97706" : "#cf222e")) }] },
   options: { indexAxis: "y", scales: { x: { min: 0, max: 100, ticks: { callback: (v) => `${v}%` } } }, plugins: { legend: { display: false } } } });
 }
 
