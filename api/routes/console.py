@@ -44,6 +44,7 @@ def console_config(context: Context) -> dict[str, Any]:
         "version": __version__,
         "districts": sorted({camera.district for camera in cameras if camera.district}),
         "camera_groups": {camera.id: list(getattr(camera, "groups", []) or []) for camera in cameras},
+        "anonymous_read": bool(getattr(context.config.api, "anonymous_read", False)),
     }
 
 

@@ -35,6 +35,12 @@ function signInPage(message) {
   const main = clear(document.getElementById("main"));
   const input = h("input#token", { name: "token", type: "password", autocomplete: "off", required: true, placeholder: "cw_…" });
   const error = h("p.error", message || "");
+  const anonymous = h("button.ghost#anonymous", { type: "button", hidden: true, onclick: async () => {
+    API.setToken("");
+    sessionStorage.setItem("cw.anonymous", "1");
+    if (!(await start())) sessionStorage.removeItem("cw.anonymous");
+  } }, t("signin.anonymous"));
+  API.consoleConfig().then((config) => { anonymous.hidden = !config.anonymous_read; }).catch(() => {});
   main.append(h("section.signin",
     h("form", { onsubmit: async (e) => {
       e.preventDefault();
@@ -46,12 +52,14 @@ function signInPage(message) {
     h("button.primary#signin", { type: "submit" }, t("signin.submit")),
     error,
     h("p.hint", t("signin.hint")),
+    anonymous,
     h("p.hint", h("button.ghost", { type: "button", onclick: () => { setLang(getLang() === "zh" ? "en" : "zh"); signInPage(); } }, getLang() === "zh" ? "English" : "中文")))));
   input.focus();
 }
 
 function signOut() {
   API.setToken("");
+  sessionStorage.removeItem("cw.anonymous");
   store.user = null;
   stopLive();
   location.hash = "";
@@ -59,7 +67,7 @@ function signOut() {
 }
 
 async function start() {
-  if (!API.getToken()) return false;
+  if (!API.getToken() && sessionStorage.getItem("cw.anonymous") !== "1") return false;
   try {
     store.user = await API.whoAmI();
   } catch (err) {

@@ -7,6 +7,7 @@ const STRINGS = {
   "signin.token": ["访问令牌", "Access token"], "signin.submit": ["登录", "Sign in"],
   "signin.hint": ["令牌由管理员用 citywatch users add 生成", "An admin creates tokens with citywatch users add"],
   "signin.bad": ["令牌无效", "Invalid token"],
+  "signin.anonymous": ["以只读身份进入", "Continue read-only"],
   "role.viewer": ["只读", "viewer"], "role.operator": ["值班员", "operator"], "role.admin": ["管理员", "admin"],
   "mode.normal": ["常态模式", "Normal mode"], "mode.flood": ["汛期模式", "Flood mode"],
   "mode.switch": ["切换到", "Switch to"], "mode.confirm": ["确认切换运行模式？", "Switch the operating mode?"],

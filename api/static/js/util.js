@@ -10,7 +10,8 @@ export function h(spec, attrs, ...children) {
     if (sigil === "#") el.id = name; else classes.push(name);
   }
   if (classes.length) el.className = classes.join(" ");
-  if (attrs && (typeof attrs !== "object" || attrs instanceof Node || Array.isArray(attrs))) { children.unshift(attrs); attrs = null; }
+  const plain = attrs !== null && typeof attrs === "object" && Object.getPrototypeOf(attrs) === Object.prototype;
+  if (!plain) { children.unshift(attrs); attrs = null; }
   for (const [key, value] of Object.entries(attrs || {})) {
     if (value === undefined || value === null || value === false) continue;
     if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
