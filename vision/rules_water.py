@@ -26,7 +26,7 @@ from vision.labels import expand_labels
 from vision.rules import Stay, StayUpdate, zones_of
 from vision.schedule import Gate, cleared, fired, may_fire, recurred
 from vision.track import TrackedObject
-from vision.water import DryReference, box_fraction, water_fraction
+from vision.water import DryReference, box_fraction, cell_stats, water_fraction
 
 #: Tracked labels left out of the wet-cell count.
 MASKED = frozenset({"person", "car", "truck", "bus", "motorcycle", "bicycle", "e-bike", "tricycle"})
@@ -119,6 +119,7 @@ class WaterloggingRule:
         self.history: deque[tuple[float, str, float]] = deque(maxlen=history)
         self._stay_ids: dict[str, int] = {}
         self._next_id = 1
+        self._ref_stats: tuple[np.ndarray, np.ndarray] | None = None
 
     grace_s = 0.0
 
@@ -135,10 +136,13 @@ class WaterloggingRule:
         fractions: dict[str, float] = {}
         water_boxes = [o.xyxy for o in objects if o.label in self.labels]
         masked = [o.xyxy for o in objects if o.label in MASKED]
+        if self.reference is not None and self.reference.image is not None and self._ref_stats is None:
+            self._ref_stats = cell_stats(self.reference.image, self.config.cell_px)
         for zone in self.zones:
             value = box_fraction(water_boxes, zone, width, height) if self.use_detector else 0.0
             if self.reference is not None and self.reference.image is not None and image is not None:
-                wet = water_fraction(image, self.reference.image, zone, self.config.cell_px, masked)
+                assert self._ref_stats is not None
+                wet = water_fraction(image, self._ref_stats, zone, self.config.cell_px, masked)
                 value = max(value, wet)
             fractions[zone.id] = value
         return fractions

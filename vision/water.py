@@ -3,7 +3,8 @@
 `DryReference` learns the dry scene of one camera (the median of its first `reference_s` stream
 seconds, or a given image). `water_fraction` splits the zone into cells and calls a cell wet when
 its colour changed (Lab distance from the reference) *and* it lost texture (standing water is
-smooth: mean |Laplacian| drops) or turned brighter (reflections of the sky). Cells covered by
+smooth: mean |Laplacian| drops), turned brighter (reflections of the sky) or bluer (a sky tint on
+dark water: Lab b* falls). Cells covered by
 tracked persons or vehicles are left out of both counts. The result is the wet share of the
 zone's cells, 0..1.
 """
@@ -60,15 +61,18 @@ def _cell_stats(image: np.ndarray, cell: int) -> tuple[np.ndarray, np.ndarray]:
     return colour, texture
 
 
-def wet_cells(image: np.ndarray, reference: np.ndarray, cell: int, *, colour_change: float = 12.0,
-              texture_ratio: float = 0.6, brighter: float = 12.0) -> np.ndarray:
-    """Boolean [rows, cols] map of cells that look wet compared with the dry reference."""
+def wet_cells(image: np.ndarray, reference: np.ndarray | tuple[np.ndarray, np.ndarray], cell: int, *,
+              colour_change: float = 12.0, texture_ratio: float = 0.6, brighter: float = 12.0,
+              bluer: float = 4.0) -> np.ndarray:
+    """Boolean [rows, cols] map of cells that look wet compared with the dry reference (an image,
+    or its precomputed `cell_stats`)."""
     cur_colour, cur_texture = _cell_stats(image, cell)
-    ref_colour, ref_texture = _cell_stats(reference, cell)
+    ref_colour, ref_texture = reference if isinstance(reference, tuple) else _cell_stats(reference, cell)
     changed = np.linalg.norm(cur_colour - ref_colour, axis=2) > colour_change
     smooth = cur_texture < texture_ratio * (ref_texture + 1.0)
     reflective = cur_colour[..., 0] - ref_colour[..., 0] > brighter
-    return changed & (smooth | reflective)
+    tinted = ref_colour[..., 2] - cur_colour[..., 2] > bluer
+    return changed & (smooth | reflective | tinted)
 
 
 def zone_cells(zone: Zone, width: int, height: int, cell: int) -> np.ndarray:
@@ -91,8 +95,13 @@ def box_cells(boxes: Sequence[Box], width: int, height: int, cell: int) -> np.nd
     return out
 
 
-def water_fraction(image: np.ndarray, reference: np.ndarray, zone: Zone, cell: int,
-                   exclude: Sequence[Box] = ()) -> float:
+def cell_stats(image: np.ndarray, cell: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-cell (mean Lab colour, mean |Laplacian|) of an image: compute a reference's once."""
+    return _cell_stats(image, cell)
+
+
+def water_fraction(image: np.ndarray, reference: np.ndarray | tuple[np.ndarray, np.ndarray], zone: Zone,
+                   cell: int, exclude: Sequence[Box] = ()) -> float:
     """Wet share (0..1) of the zone's cells not covered by `exclude` boxes."""
     height, width = image.shape[:2]
     inside = zone_cells(zone, width, height, cell) & ~box_cells(exclude, width, height, cell)

@@ -1,0 +1,71 @@
+"""Operating mode: `GET /api/mode` (current mode, per-camera plan, recent switches) and
+`PUT /api/mode` (switch; operator role; recorded with who and when).
+
+A switch is written to `mode_changes`; when the pipeline runs in this process its `ModeHolder`
+(in `AppContext.extras["mode_holder"]`) switches at once, otherwise the running pipeline picks the
+row up within `mode_poll_s`. Either way cameras re-plan at their next analysed frame.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+
+from api.deps import Context, Operator, Viewer
+from citywatch.modes import UnknownModeError, latest_change, mode_history, plan_for, set_mode
+
+router = APIRouter(prefix="/api/mode", tags=["mode"])
+
+
+class ModeIn(BaseModel):
+    mode: str = Field(examples=["flood"], description="A mode defined in the config.")
+
+
+def _state(context: Context) -> dict[str, Any]:
+    config = context.config
+    holder = context.extras.get("mode_holder")
+    if holder is not None:
+        mode = holder.current()[0]
+        current = latest_change(context.database)
+    else:
+        current = latest_change(context.database)
+        mode = current["mode"] if current and current["mode"] in config.modes else config.default_mode
+    cameras = {}
+    for camera in config.cameras:
+        plan = plan_for(config, mode, camera)
+        cameras[camera.id] = {
+            "groups": camera.groups,
+            "active_rules": sorted(plan.active_rules),
+            "analysis_fps": plan.analysis_fps,
+            "priority": "high" if plan.priority else "normal",
+        }
+    return {
+        "mode": mode,
+        "changed_by": current["changed_by"] if current else None,
+        "changed_at": current["changed_at"] if current else None,
+        "modes": {name: spec.description for name, spec in config.modes.items()},
+        "cameras": cameras,
+        "history": mode_history(context.database, 10),
+    }
+
+
+@router.get("", summary="Current operating mode")
+def get_mode(context: Context, user: Viewer) -> dict[str, Any]:
+    """The current mode, what it means for each camera, and the last switches (who, when)."""
+    return _state(context)
+
+
+@router.put("", summary="Switch the operating mode", responses={422: {"description": "Unknown mode"}})
+def put_mode(body: ModeIn, context: Context, user: Operator) -> dict[str, Any]:
+    """Switch mode (e.g. to `flood`); takes effect on running cameras at their next analysed frame."""
+    holder = context.extras.get("mode_holder")
+    try:
+        if holder is not None:
+            holder.set(body.mode, user.name, via="api")
+        else:
+            set_mode(context.config, context.database, body.mode, user.name, via="api")
+    except UnknownModeError as exc:
+        raise HTTPException(422, detail=str(exc)) from None
+    return _state(context)
