@@ -193,3 +193,54 @@ def test_uptime_tracker_counts_online_time() -> None:
     snapshot = tracker.snapshot()
     assert snapshot["a"] == {"observed_s": 40.0, "online_s": 40.0, "uptime": 1.0}
     assert snapshot["b"] == {"observed_s": 40.0, "online_s": 30.0, "uptime": 0.75}
+
+
+def test_stream_carries_changes_made_by_another_process(app) -> None:  # type: ignore[no-untyped-def]
+    """An event stored by a pipeline this app is not wired to still reaches the browser."""
+    from citywatch.events import EventRecord, EventSink, register_cameras
+
+    context = app.state.context
+    other = open_database(context.config.storage.database_url)  # as another process would
+    register_cameras(other, context.config.cameras)
+    sink = EventSink(other, context.config.storage.evidence_dir)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=15) as client, \
+                client.stream("GET", "/api/stream") as response:
+            for line in response.iter_lines():
+                if not line.startswith("data: "):
+                    continue
+                message = json.loads(line[6:])
+                if message["kind"] == "hello":
+                    time.sleep(0.5)  # let the watcher take its marks first
+                    stored = sink.record(EventRecord(
+                        uid="other-process", type="illegal_parking", camera_id="campus-road",
+                        rule_id="kerb-no-parking", zone_id="kerb", label="car", track_id=1, first_seen_s=0.0,
+                        triggered_s=20.0, score=0.9, box=(1.0, 2.0, 3.0, 4.0), occurred_wall_s=time.time()))
+                if message["kind"] == "event":
+                    assert message["data"]["id"] == stored["id"]
+                    break
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        other.dispose()
+
+
+def test_committed_ledger_changes_are_pushed(app) -> None:  # type: ignore[no-untyped-def]
+    broadcaster: Broadcaster = app.state.broadcaster
+    assert broadcaster.publish_committed in app.state.context.database.subscribers
+
+    async def scenario() -> dict:
+        subscriber = broadcaster.subscribe()
+        broadcaster.publish_committed([("case", {"case": {"id": 3, "status": "dispatched"}, "action": {"id": 9}})])
+        return await asyncio.wait_for(subscriber.queue.get(), 1)
+
+    message = _run(scenario())
+    assert message["kind"] == "case" and message["data"]["case"] == {"id": 3, "status": "dispatched"}

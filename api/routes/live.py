@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -23,6 +24,7 @@ from fastapi.responses import Response, StreamingResponse
 from api.deps import Context
 
 router = APIRouter(tags=["live"])
+log = logging.getLogger(__name__)
 
 #: Payload keys of a stored event that are safe and useful to push (no file paths).
 EVENT_KEYS = (
@@ -189,6 +191,57 @@ class UptimeTracker:
             last = now
 
 
+class DatabaseWatcher:
+    """Polls the database while browsers are connected, so changes made by another process (a
+    pipeline beside `citywatch serve`, another API worker, the CLI) reach them too: new events,
+    case updates and mode switches. Duplicates of in-process pushes are harmless (the console
+    de-duplicates by id and refetches on `change`)."""
+
+    def __init__(self, database: Any, broadcaster: Broadcaster, every_s: float = 2.0):
+        self.database, self.broadcaster, self.every_s = database, broadcaster, every_s
+        self.marks: dict[str, Any] | None = None
+        self._task: asyncio.Task | None = None
+
+    def ensure_running(self) -> None:
+        """Start polling on the running loop unless it already does."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        self.marks = None
+        while self.broadcaster.stats()["clients"]:
+            try:
+                await asyncio.to_thread(self.poll)
+            except Exception:  # a database hiccup must not end the live stream
+                log.warning("live database watcher: poll failed", exc_info=True)
+            await asyncio.sleep(self.every_s)
+
+    def poll(self) -> None:
+        """Publish what changed since the last poll (the first poll only takes the marks)."""
+        from sqlalchemy import func, select
+
+        from api.models import Case, Event, ModeChange
+
+        with self.database.session() as session:
+            marks = {
+                "event": session.scalar(select(func.max(Event.id))) or 0,
+                "case": session.scalar(select(func.max(Case.updated_at))),
+                "mode": session.scalar(select(func.max(ModeChange.id))) or 0,
+            }
+            if self.marks is None:
+                self.marks = marks
+                return
+            if marks["event"] > self.marks["event"]:
+                newer = select(Event).where(Event.id > self.marks["event"]).order_by(Event.id).limit(200)
+                for row in session.scalars(newer):
+                    self.broadcaster.publish_event({key: getattr(row, key, None) for key in EVENT_KEYS})
+        if marks["case"] != self.marks["case"]:
+            self.broadcaster.publish("change", {"method": "DB", "path": "/api/cases", "status": 200})
+        if marks["mode"] != self.marks["mode"]:
+            self.broadcaster.publish("change", {"method": "DB", "path": "/api/mode", "status": 200})
+        self.marks = marks
+
+
 def install(app: FastAPI, queue_size: int = 200) -> Broadcaster:
     """Add the live routes, a broadcaster on `app.state` and the change notifier to an app."""
     broadcaster = Broadcaster(queue_size=queue_size)
@@ -196,6 +249,7 @@ def install(app: FastAPI, queue_size: int = 200) -> Broadcaster:
     app.state.latest_frame = None
     app.state.uptime = None
     app.add_middleware(ChangeNotifier, broadcaster=broadcaster)
+    app.state.database_watcher = DatabaseWatcher(app.state.context.database, broadcaster)
     subscribers = getattr(app.state.context.database, "subscribers", None)
     if subscribers is not None:  # the ledger's committed changes (cases, events)
         subscribers.append(broadcaster.publish_committed)
@@ -268,6 +322,7 @@ async def stream(
     check_viewer(request, context, token)
     broadcaster: Broadcaster = request.app.state.broadcaster
     subscriber = broadcaster.subscribe()
+    request.app.state.database_watcher.ensure_running()
 
     async def messages() -> AsyncIterator[str]:
         try:
