@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from api import ledger
 from api.auth_responses import AUTH_RESPONSES, BAD_BODY
+from api.cache import BIG, app_cache
 from api.deps import Context, DbSession, Operator, require_role
 from api.models import Camera, Case, Event
 from api.schemas import EventOut, EventPage, EvidenceOut, Problem, ReviewIn, ReviewOut
@@ -56,6 +57,7 @@ def event_out(row: Event) -> EventOut:
 @router.get("", response_model=EventPage, summary="List events")
 def list_events(
     session: DbSession,
+    context: Context,
     camera_id: Annotated[str | None, Query(description="Only this camera.")] = None,
     type: Annotated[str | None, Query(description="Only this event type, e.g. illegal_parking.")] = None,
     since: Annotated[datetime | None, Query(description="Occurred at or after (ISO 8601).")] = None,
@@ -89,7 +91,12 @@ def list_events(
         query = query.where(Event.occurred_at >= since)
     if until:
         query = query.where(Event.occurred_at < until)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    count = select(func.count()).select_from(query.subquery())
+    total = app_cache(context.extras).get_or_compute(
+        ("events", camera_id, type, since, until, review_status, case_id, district, street),
+        lambda: session.scalar(count) or 0,
+        keep=lambda n: n > BIG,
+    )
     order = (Event.occurred_at.desc(), Event.id.desc())
     rows = session.scalars(query.order_by(*order).limit(limit).offset(offset))
     return EventPage(items=[event_out(row) for row in rows], total=total, limit=limit, offset=offset)
