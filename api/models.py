@@ -104,6 +104,8 @@ class Case(Base):
         Index("ix_cases_created", "created_at", "id"),
         Index("ix_cases_open_key", "camera_id", "zone_id", "type", "status"),
         Index("ix_cases_status_deadline", "status", "deadline"),
+        Index("ix_cases_district_created", "district", "created_at", "id"),
+        Index("ix_cases_status_created", "status", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -134,7 +134,7 @@ def list_cases(
     filters: Filters,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-) -> CasePage:
+) -> JSONResponse:
     """Cases newest first (stable order: created_at, then id), filtered by status, type, camera,
     district, street, source, creation time and overdue. A `total` over 10,000 may be up to 5 s old."""
     now = datetime.now(UTC)
@@ -146,7 +146,8 @@ def list_cases(
         keep=lambda n: n > BIG,
     )
     rows = session.scalars(query.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit).offset(offset))
-    return CasePage(items=[case_out(row, now) for row in rows], total=total, limit=limit, offset=offset)
+    items = [ledger.case_payload(row, now) for row in rows]  # already JSON-ready: skip re-validation
+    return JSONResponse({"items": items, "total": total, "limit": limit, "offset": offset})
 
 
 @router.get(
