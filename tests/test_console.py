@@ -180,6 +180,10 @@ def test_me_names_the_caller_and_its_role(tmp_path: Path) -> None:
     me = client.get("/api/console/me", headers={"Authorization": f"Bearer {token}"}).json()
     assert me == {"name": "wang.li", "role": "operator", "anonymous": False}
     assert client.get("/api/stream").status_code == 401  # live updates need a token too
+    assert client.get("/api/stream", params={"ticket": "forged"}).status_code == 401
+    assert client.post("/api/stream/ticket").status_code == 401
+    ticket = client.post("/api/stream/ticket", headers={"Authorization": f"Bearer {token}"}).json()
+    assert len(ticket["ticket"]) >= 32 and ticket["expires_in_s"] == 60
     assert client.get("/api/cameras/campus-road/latest.jpg").status_code == 401
     database.dispose()
 
@@ -244,3 +248,13 @@ def test_committed_ledger_changes_are_pushed(app) -> None:  # type: ignore[no-un
 
     message = _run(scenario())
     assert message["kind"] == "case" and message["data"]["case"] == {"id": 3, "status": "dispatched"}
+
+
+def test_stream_tickets_open_the_stream_once() -> None:
+    tickets = live.StreamTickets(ttl_s=60)
+    ticket = tickets.issue()
+    assert tickets.redeem(ticket) is True
+    assert tickets.redeem(ticket) is False
+    assert tickets.redeem("forged") is False
+    stale = live.StreamTickets(ttl_s=0)
+    assert stale.redeem(stale.issue()) is False

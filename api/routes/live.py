@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -21,7 +22,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from api.deps import Context
+from api.auth import authenticate
+from api.deps import Context, Viewer
 
 router = APIRouter(tags=["live"])
 log = logging.getLogger(__name__)
@@ -128,7 +130,9 @@ class ChangeNotifier:
         self.broadcaster = broadcaster
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        if scope["type"] != "http" or scope["method"] not in MUTATING or not scope["path"].startswith("/api"):
+        path = scope.get("path", "")
+        if scope["type"] != "http" or scope["method"] not in MUTATING or not path.startswith("/api/") \
+                or path.startswith("/api/stream"):
             await self.app(scope, receive, send)
             return
         status = {"code": 0}
@@ -248,6 +252,7 @@ def install(app: FastAPI, queue_size: int = 200) -> Broadcaster:
     app.state.broadcaster = broadcaster
     app.state.latest_frame = None
     app.state.uptime = None
+    app.state.stream_tickets = StreamTickets()
     app.add_middleware(ChangeNotifier, broadcaster=broadcaster)
     app.state.database_watcher = DatabaseWatcher(app.state.context.database, broadcaster)
     subscribers = getattr(app.state.context.database, "subscribers", None)
@@ -273,23 +278,55 @@ def attach(app: FastAPI, sink: Any = None, runtime: Any = None) -> None:
         app.state.uptime = UptimeTracker(runtime.health).start()
 
 
-def check_viewer(request: Request, context: Context, token: str | None) -> None:
-    """Admit a reader: a valid token (the `token` query parameter, for `EventSource`, or the
-    Authorization header), or nobody when the API allows anonymous reads; else 401."""
-    try:
-        from api.auth import authenticate
-    except ImportError:  # a build without authentication
-        return
+class StreamTickets:
+    """One-use tickets for `EventSource`, which cannot send an Authorization header: the console
+    trades its bearer token for a ticket (`POST /api/stream/ticket`) and puts only the ticket in
+    the stream's URL, so no token ends up in access logs."""
+
+    def __init__(self, ttl_s: float = 60.0):
+        self.ttl_s = ttl_s
+        self._tickets: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def issue(self) -> str:
+        ticket = secrets.token_urlsafe(24)
+        now = time.monotonic()
+        with self._lock:
+            self._tickets = {t: expiry for t, expiry in self._tickets.items() if expiry > now}
+            self._tickets[ticket] = now + self.ttl_s
+        return ticket
+
+    def redeem(self, ticket: str) -> bool:
+        """True (once) for a ticket issued less than `ttl_s` ago."""
+        with self._lock:
+            expiry = self._tickets.pop(ticket, None)
+        return expiry is not None and expiry > time.monotonic()
+
+
+def check_viewer(request: Request, context: Context, token: str | None = None, ticket: str | None = None) -> None:
+    """Admit a reader: a stream ticket, a valid token (query parameter or Authorization header),
+    or nobody when the API allows anonymous reads; else 401."""
+    if ticket is not None:
+        if request.app.state.stream_tickets.redeem(ticket):
+            return
+        raise HTTPException(401, detail="unknown or expired stream ticket")
     header = request.headers.get("authorization", "")
     token = token or (header[7:].strip() if header.lower().startswith("bearer ") else None)
     if not token:
-        if getattr(context.config.api, "anonymous_read", False):
+        if context.config.api.anonymous_read:
             return
         raise HTTPException(401, detail="a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
     with context.database.session() as session:
         principal = authenticate(session, token)
     if principal is None:
         raise HTTPException(401, detail="invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
+
+
+@router.post("/api/stream/ticket", summary="A one-use ticket for the live stream")
+def stream_ticket(request: Request, user: Viewer) -> dict[str, Any]:
+    """Trade the bearer token for a ticket to open `GET /api/stream?ticket=...` within a minute."""
+    tickets: StreamTickets = request.app.state.stream_tickets
+    return {"ticket": tickets.issue(), "expires_in_s": tickets.ttl_s}
 
 
 def _camera_status(context: Context) -> dict[str, Any]:
@@ -314,12 +351,13 @@ async def stream(
     request: Request,
     context: Context,
     status_every_s: Annotated[float, Query(ge=0.5, le=60, description="Camera status interval.")] = 3.0,
-    token: Annotated[str | None, Query(description="Bearer token (EventSource cannot send headers).")] = None,
+    ticket: Annotated[str | None, Query(description="From `POST /api/stream/ticket` (no headers needed).")] = None,
+    token: Annotated[str | None, Query(description="A bearer token, for clients without tickets.")] = None,
 ) -> StreamingResponse:
     """A `text/event-stream` of messages `{kind, data, at}` with kind `hello`, `event` (a new
     event: id, type, camera, box ...), `change` (an API change: method, path) or `cameras`
     (camera id to health). Browsers use `EventSource('/api/stream')`."""
-    check_viewer(request, context, token)
+    check_viewer(request, context, token, ticket)
     broadcaster: Broadcaster = request.app.state.broadcaster
     subscriber = broadcaster.subscribe()
     request.app.state.database_watcher.ensure_running()

@@ -1,6 +1,6 @@
 // The console shell: sign-in, navigation, the mode banner, the clock and the live stream.
 import * as API from "./api.js";
-import { fmtDateTime, fmtTime, getLang, getTimeZone, setLang, setTimeZone, t, translate } from "./i18n.js";
+import { fmtDateTime, fmtShort, fmtTime, getLang, getTimeZone, setLang, setTimeZone, t, translate } from "./i18n.js";
 import { clear, errorText, h, modal, toast } from "./util.js";
 import * as queue from "./queue.js";
 import * as cases from "./cases.js";
@@ -101,7 +101,7 @@ function renderMode() {
   button.title = who;
   button.dataset.changedBy = store.mode?.changed_by || "";
   button.disabled = !store.mode || !can("mode");
-  document.getElementById("mode-info")?.replaceChildren(who);
+  document.getElementById("mode-by").textContent = store.mode?.changed_by ? `${store.mode.changed_by} · ${fmtShort(store.mode.changed_at)}` : "";
 }
 function modeName(name) { const s = t(`mode.${name}`); return s === name ? name : s; }
 
@@ -128,15 +128,23 @@ async function switchMode() {
 }
 
 // ---- live stream ----
-let source = null;
-function startLive() {
+let source = null, retry = null;
+async function startLive() {
   stopLive();
-  const query = API.getToken() ? `?token=${encodeURIComponent(API.getToken())}` : "";
-  source = new EventSource(`/api/stream${query}`);
   const dot = document.getElementById("live");
   const set = (on) => { store.live = on; dot.className = on ? "live on" : "live off"; dot.title = t(on ? "live.on" : "live.off"); };
+  let ticket;
+  try { ticket = (await API.api("/api/stream/ticket", { method: "POST" })).ticket; } catch (err) {
+    set(false);
+    if (err.status === 401) return signOut();
+    retry = setTimeout(startLive, 3000);
+    return;
+  }
+  if (!store.user) return;
+  source = new EventSource(`/api/stream?ticket=${encodeURIComponent(ticket)}`);
   source.onopen = () => set(true);
-  source.onerror = () => set(false);
+  // A ticket opens the stream once: when the browser's own reconnect fails, fetch a new one.
+  source.onerror = () => { set(false); if (source && source.readyState === EventSource.CLOSED) retry = setTimeout(startLive, 2000); };
   for (const kind of ["hello", "event", "case", "change", "cameras"]) {
     source.addEventListener(kind, (e) => {
       let message;
@@ -149,7 +157,7 @@ function startLive() {
 function notify(message) {
   for (const fn of listeners) { try { fn(message); } catch (err) { console.warn("live listener", err); } }
 }
-function stopLive() { if (source) { source.close(); source = null; } }
+function stopLive() { clearTimeout(retry); if (source) { source.close(); source = null; } }
 
 // ---- routing ----
 let current = null;

@@ -95,6 +95,7 @@ export function fmtDateTime(value) {
   if (!value) return "—";
   return parts(value, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
 }
+export function fmtShort(value) { return value ? parts(value, { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" }) : "—"; }
 export function fmtTime(value) { return value ? parts(value, { hour: "2-digit", minute: "2-digit", second: "2-digit" }) : "—"; }
 /** YYYY-MM-DD of `value` in the city's time zone. */
 export function dayKey(value) {
