@@ -93,6 +93,21 @@ class CameraPipeline:
         active = [rule for rule in self.rules if rule.id in self._active]
         return frozenset().union(*(rule.needs for rule in active)) if active else frozenset()
 
+    def status(self, history: int = 120) -> dict[str, Any]:
+        """JSON-ready rule status of this camera: mode, rate, priority, active rules and, for
+        waterlogging rules, the recent wet fraction per zone as [stream_s, fraction] pairs."""
+        levels: dict[str, dict[str, list[list[float]]]] = {}
+        for rule in self.rules:
+            samples = list(getattr(rule, "history", ()))[-history:]
+            if samples:
+                per_zone: dict[str, list[list[float]]] = {}
+                for t, zone_id, fraction in samples:
+                    per_zone.setdefault(zone_id, []).append([round(t, 3), round(fraction, 4)])
+                levels[rule.id] = per_zone
+        return {"mode": self.plan.mode, "analysis_fps": self.analysis_fps,
+                "priority": "high" if self.priority else "normal", "active_rules": self.active_rule_ids,
+                "idle_rules": [rule.id for rule in self.rules if rule.id not in self._active], "levels": levels}
+
     def _sync_mode(self) -> None:
         if self.modes is None:
             return

@@ -109,3 +109,6 @@ def test_litter_and_water_from_a_detector() -> None:
     assert water_end.ended_s == 65.0  # below the clear threshold from 60 s, for clear_s 5 s
     water = next(r for r in pipeline.rules if r.id == "flood")
     assert [f for t, _, f in water.history if t in (20.0, 21.0, 59.0, 60.0)] == [0.0, 1.0, 1.0, 0.0]
+    status = pipeline.status()
+    assert status["active_rules"] == ["trash", "flood"] and status["mode"] == "normal"
+    assert status["levels"]["flood"]["pavement"][-1] == [89.0, 0.0]
