@@ -281,6 +281,10 @@ class Runtime:
     def health(self) -> dict[str, StreamHealth]:
         return {camera_id: worker.reader.health for camera_id, worker in self.workers.items()}
 
+    def pipeline_status(self) -> dict[str, dict[str, Any]]:
+        """Per camera: the mode plan it runs and rule levels (e.g. the wet fraction per zone)."""
+        return {camera_id: worker.pipeline.status() for camera_id, worker in self.workers.items()}
+
     def detector_stats(self) -> dict[str, dict[str, int]]:
         """Per camera: frames sent to the detector (`run`) and frames the motion gate skipped."""
         return {

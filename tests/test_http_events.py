@@ -37,6 +37,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Itera
     register_cameras(database, config.cameras)
     runtime = run_replay(config, load_detector(config.detector), EventSink(database, config.storage.evidence_dir))
     app = create_app(config, database, health_source=runtime.health, detector_source=runtime.detector_stats)
+    app.state.context.extras["pipeline_status"] = runtime.pipeline_status
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -62,6 +63,7 @@ def test_cameras(base_url: str) -> None:
     assert camera["id"] == "campus-road" and camera["district"] == "新华区"
     assert camera["zones"][0]["id"] == "kerb" and camera["event_count"] == 1
     assert camera["health"]["state"] == "ended" and camera["health"]["frames_dropped"] == 0
+    assert camera["analysis"]["active_rules"] == ["kerb-no-parking"] and camera["analysis"]["mode"] == "normal"
     assert httpx.get(f"{base_url}/api/cameras/nope").status_code == 404
 
 

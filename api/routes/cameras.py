@@ -41,6 +41,11 @@ def _health(context: Context, camera_id: str) -> dict | None:
     }
 
 
+def _analysis(context: Context, camera_id: str) -> dict | None:
+    status = context.extras.get("pipeline_status")
+    return status().get(camera_id) if status else None
+
+
 def _camera_out(context: Context, camera: CameraConfig, event_count: int) -> CameraOut:
     return CameraOut(
         id=camera.id,
@@ -53,6 +58,7 @@ def _camera_out(context: Context, camera: CameraConfig, event_count: int) -> Cam
         zones=[zone.model_dump() for zone in camera.zones],
         rules=[rule.model_dump() for rule in camera.rules],
         health=_health(context, camera.id),
+        analysis=_analysis(context, camera.id),
         event_count=event_count,
     )
 
