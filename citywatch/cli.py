@@ -109,6 +109,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     runtime = Runtime(config, detector, sink)
     app = create_app(config, database, health_source=runtime.health, detector_source=runtime.detector_stats)
     live.attach(app, sink=sink, runtime=runtime)  # new events and thumbnails to the console
+    app.state.context.extras["mode_holder"] = runtime.modes  # PUT /api/mode applies at once
+    app.state.context.extras["pipeline_status"] = runtime.pipeline_status  # e.g. water fraction per zone
     host = args.host or config.api.host
     port = args.port or config.api.port
     runtime.start()
