@@ -91,3 +91,28 @@ def test_anonymous_read_by_config(tmp_path: Path) -> None:
     assert client.get("/read").json() == {"name": "anonymous"}
     assert client.post("/write").status_code == 401
     database.dispose()
+
+
+def test_admins_manage_users_over_http(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient as Client
+
+    from api.app import create_app
+
+    config = CitywatchConfig.model_validate(demo_config_dict(tmp_path))
+    database = open_database(config.storage.database_url)
+    with database.session() as session:
+        admin, operator = add_user(session, "root", "admin"), add_user(session, "op", "operator")
+    client = Client(create_app(config, database))
+    assert client.get("/api/users", headers=bearer(operator)).status_code == 403
+    assert client.get("/api/users").status_code == 401  # anonymous read does not cover users
+    created = client.post("/api/users", json={"name": "wang.li", "role": "viewer"}, headers=bearer(admin))
+    assert created.status_code == 201 and created.json()["role"] == "viewer"
+    token = created.json()["token"]
+    assert client.get("/api/cases", headers=bearer(token)).status_code == 200
+    assert client.post("/api/users", json={"name": "x", "role": "root"}, headers=bearer(admin)).status_code == 422
+    listed = {u["name"]: u for u in client.get("/api/users", headers=bearer(admin)).json()}
+    assert listed["wang.li"] == {"name": "wang.li", "role": "viewer", "disabled": False, "tokens": 1}
+    assert client.delete("/api/users/wang.li", headers=bearer(admin)).status_code == 204
+    assert client.get("/api/cases", headers=bearer(token)).status_code == 401
+    assert client.delete("/api/users/nobody", headers=bearer(admin)).status_code == 404
+    database.dispose()

@@ -32,7 +32,7 @@ HEADERS = LEDGER.auth("admin")
 STARTED = time.monotonic()
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", LEDGER.client.app).include(
-    path_regex=r"^/(healthz$|api/(cases|events|stats)|api/cameras$|api/cameras/\{camera_id\}$)"
+    path_regex=r"^/(healthz$|api/(cases|events|stats|users)|api/cameras$|api/cameras/\{camera_id\}$)"
 )
 
 
