@@ -1,7 +1,7 @@
 """Error handlers: database trouble becomes a clear 4xx/503 answer instead of a 500.
 
 A value the database refuses (a NUL byte in text for PostgreSQL, a number out of range) is the
-client's problem (422); an unreachable database is 503, so a load balancer can retry elsewhere.
+client's problem (422); a lost race on a unique key is 409 (retry); an unreachable database is 503.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, InterfaceError, OperationalError, StatementError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError, StatementError
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DataError)
     async def data_error(_request: Request, exc: DataError) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": f"invalid value: {str(exc.orig).splitlines()[0]}"})
+
+    @app.exception_handler(IntegrityError)
+    async def conflict(_request: Request, exc: IntegrityError) -> JSONResponse:
+        log.info("integrity conflict: %s", exc.orig)
+        return JSONResponse(status_code=409, content={"detail": "conflicts with a concurrent change; retry"})
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db import Base
@@ -96,6 +96,10 @@ class Zone(Base):
     polygon: Mapped[list[list[float]]] = mapped_column(JSON, default=list)
 
 
+#: The rows `uq_cases_open_place` covers: camera cases still being worked (see api.workflow).
+OPEN_CAMERA_CASE = "source = 'camera' AND status NOT IN ('closed', 'rejected') AND zone_id IS NOT NULL"
+
+
 class Case(Base):
     """A case of the ledger: one problem at one place, from intake to close."""
 
@@ -106,6 +110,16 @@ class Case(Base):
         Index("ix_cases_status_deadline", "status", "deadline"),
         Index("ix_cases_district_created", "district", "created_at", "id"),
         Index("ix_cases_status_created", "status", "created_at", "id"),
+        # At most one open camera case per camera, zone and type, whatever the number of writers.
+        Index(
+            "uq_cases_open_place",
+            "camera_id",
+            "zone_id",
+            "type",
+            unique=True,
+            sqlite_where=text(OPEN_CAMERA_CASE),
+            postgresql_where=text(OPEN_CAMERA_CASE),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from api.db import Database
 from api.models import Event
@@ -218,7 +218,15 @@ class EventSink:
                 return None
 
     def _store(self, kind: str, item: dict[str, Any]) -> dict[str, Any] | None:
-        """Write one message to the database (idempotent by event uid)."""
+        """Write one message to the database (idempotent by event uid); a lost race to open the
+        place's case (another writer opened it first: unique index) is retried once and attaches."""
+        try:
+            return self._store_once(kind, item)
+        except IntegrityError:
+            log.info("event %s: concurrent writer opened the case first; retrying", item["uid"])
+            return self._store_once(kind, item)
+
+    def _store_once(self, kind: str, item: dict[str, Any]) -> dict[str, Any] | None:
         from api import ledger
 
         with self.database.session() as session:

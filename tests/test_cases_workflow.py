@@ -270,3 +270,42 @@ def test_transition_table_is_pure() -> None:
     now = datetime.now(UTC)
     assert is_overdue("dispatched", now - timedelta(seconds=1), now)
     assert not is_overdue("closed", now - timedelta(seconds=1), now)
+
+
+@both_backends
+def test_one_open_case_per_place_even_when_writers_race(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from api import ledger as ledger_module
+    from api.models import Case
+
+    first = ledger.event()
+    with pytest.raises(IntegrityError), ledger.database.session() as session:  # the database refuses a 2nd one
+        session.add(
+            Case(
+                type="illegal_parking",
+                status="new",
+                source="camera",
+                camera_id="campus-road",
+                zone_id="kerb",
+                location="",
+                district="",
+                street="",
+                description="",
+                deadline_h=24,
+                event_count=0,
+            )
+        )
+        session.flush()
+    real = ledger_module.open_case_for
+    calls = {"n": 0}
+
+    def stale_once(*args: object, **kwargs: object) -> object:  # as if another writer's case was not yet visible
+        calls["n"] += 1
+        return None if calls["n"] == 1 else real(*args, **kwargs)
+
+    monkeypatch.setattr(ledger_module, "open_case_for", stale_once)
+    second = ledger.event()
+    assert calls["n"] == 2 and second["case_id"] == first["case_id"]
+    hotline = _hotline(ledger, "H-1", camera_id="campus-road", zone_id="kerb")  # hotline cases are not limited
+    assert hotline["id"] != first["case_id"]
