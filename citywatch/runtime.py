@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import supervision as sv
@@ -33,6 +34,10 @@ from vision.streams import ERROR, StreamHealth, StreamReader
 from vision.track import CameraTracker
 
 log = logging.getLogger(__name__)
+
+#: Automatic verification: how long a zone must stay clear, and how often it is checked (stream s).
+VERIFY_WINDOW_S = 60.0
+VERIFY_EVERY_S = 10.0
 
 Output = EventRecord | EventEnd
 
@@ -67,6 +72,8 @@ class CameraPipeline:
         self._event_uid: dict[tuple[str, int], str] = {}
         self.last_stream_s = 0.0
         self._mode_version = -1
+        #: (rule type, zone id) -> stream time since which the zone has had no live stay of that rule.
+        self._clear_from: dict[tuple[str, str], float] = {}
         #: (stream_s, plan) at every re-plan (mode switch), oldest first.
         self.plan_log: list[tuple[float, CameraPlan]] = []
         self.plan = CameraPlan("normal", frozenset(rule.id for rule in self.rules), camera.analysis_fps, 0)
@@ -146,6 +153,25 @@ class CameraPipeline:
             self._middle_evidence(rule, frame)
         return outputs
 
+    def clear_zones(self, now_s: float, window_s: float) -> list[tuple[str, str]]:
+        """(zone id, rule type) of every active rule's zone that has held none of the rule's
+        objects for at least `window_s` stream seconds up to `now_s`: the evidence behind
+        automatic verification (核查) of handled cases. Deterministic, no I/O."""
+        clear = []
+        for rule in self.rules:
+            if rule.id not in self._active:
+                continue
+            occupied = {stay.zone_id for stay in rule.live_stays()}
+            for zone in rule.zones:
+                key = (rule.type, zone.id)
+                if zone.id in occupied:
+                    self._clear_from.pop(key, None)
+                    continue
+                since = self._clear_from.setdefault(key, now_s)
+                if now_s - since >= window_s:
+                    clear.append((zone.id, rule.type))
+        return sorted(set(clear))
+
     def finish(self) -> list[Output]:
         """The source ended: close every live stay."""
         outputs: list[Output] = []
@@ -224,6 +250,7 @@ class CameraWorker:
     detections_skipped: int = 0
     last_frame: Frame | None = None  # the last analysed frame (console thumbnail)
     gate: MotionGate | None = None
+    last_verify_s: float = float("-inf")
     last_detections: sv.Detections | None = None  # reused on frames the motion gate skips
 
 
@@ -334,7 +361,20 @@ class Runtime:
         worker.reader.health.mark(analysed=1)
         for output in worker.pipeline.process(frame, detections):
             self._emit(output)
+        self._verify_clear_zones(worker, frame)
         retune(worker.reader.sampler, worker.pipeline.analysis_fps, frame.stream_s)  # a mode may change it
+
+    def _verify_clear_zones(self, worker: CameraWorker, frame: Frame) -> None:
+        """Every `VERIFY_EVERY_S` of stream time, tell the ledger which zones have stayed clear for
+        `VERIFY_WINDOW_S`, so cases handled before that window become verified (核查)."""
+        if frame.stream_s - worker.last_verify_s < VERIFY_EVERY_S:
+            return
+        worker.last_verify_s = frame.stream_s
+        clear_since = datetime.fromtimestamp(frame.wall_s - VERIFY_WINDOW_S, UTC)
+        for zone_id, rule_type in worker.pipeline.clear_zones(frame.stream_s, VERIFY_WINDOW_S):
+            verified = self.sink.zone_clear(worker.camera.id, zone_id, rule_type, clear_since)
+            if verified:
+                log.info("camera %s zone %s clear: verified case(s) %s", worker.camera.id, zone_id, verified)
 
     def _emit(self, output: Output) -> None:
         if isinstance(output, EventRecord):
