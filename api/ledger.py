@@ -149,6 +149,8 @@ def _apply_status(case: Case, to: str, now: datetime) -> None:
     }.get(to)
     if stamp:
         setattr(case, stamp, now)
+    if to == "dispatched":  # sent back or reopened: later steps must be done again
+        case.handled_at = case.verified_at = case.closed_at = None
 
 
 def transition(
@@ -165,6 +167,10 @@ def transition(
     for name in workflow.REQUIRED.get(request.to, ()):
         if not fields.get(name):
             raise TransitionError(422, f"{request.to} needs {name!r}", options, field=name)
+    if current == "closed" and case.source == "camera" and case.camera_id:
+        other = open_case_for(session, case.camera_id, case.zone_id, case.type)
+        if other is not None and other.id != case.id:  # one open camera case per place
+            raise TransitionError(409, f"case {other.id} is already open for this camera, zone and type", options)
     data: dict[str, Any] = {}
     if request.to == "dispatched":
         case.team = request.team

@@ -3,7 +3,8 @@
 立案 → 派遣 → 处置 → 核查 → 结案: `new` → `registered` (or `rejected`: a false alarm, with a
 reason) → `dispatched` (a team and a deadline) → `handled` (a disposal note, optional photos) →
 `verified` (by an operator, or by the camera seeing the zone clear) → `closed`; a failed
-verification sends the case back to `dispatched`. Pure: no database, so it tests alone.
+verification sends the case back to `dispatched`, and so does reopening a closed case (with a
+team; the reopening is on the audit trail like every step). Pure: no database, so it tests alone.
 
 Example:
     >>> check_transition("new", "dispatched", {})
@@ -26,7 +27,7 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "dispatched": ("handled",),
     "handled": ("verified", "dispatched"),
     "verified": ("closed",),
-    "closed": (),
+    "closed": ("dispatched",),  # reopened: the problem came back or the close was wrong
     "rejected": (),
 }
 #: Statuses in which a case is still being worked (events attach to it; it can be overdue).

@@ -82,8 +82,9 @@ def test_event_to_verified_close(ledger: Ledger) -> None:
     _move(ledger, case_id, to="handled", note="已拖离")
     assert _move(ledger, case_id, to="verified", note="现场核查无车").json()["case"]["status"] == "verified"
     closed = _move(ledger, case_id, to="closed", note="结案")
-    assert closed.json()["case"]["status"] == "closed" and closed.json()["case"]["allowed_transitions"] == []
-    assert _move(ledger, case_id, to="dispatched", team="x").status_code == 409
+    assert closed.json()["case"]["status"] == "closed"
+    assert closed.json()["case"]["allowed_transitions"] == ["dispatched"]  # reopen only
+    assert _move(ledger, case_id, to="handled", note="x").status_code == 409
 
     detail = client.get(f"/api/cases/{case_id}", headers=viewer).json()
     steps = [(a["action"], a["from_status"], a["to_status"], a["actor"]) for a in detail["actions"]]
@@ -112,6 +113,9 @@ def test_event_to_verified_close(ledger: Ledger) -> None:
     assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(exported.text.lstrip("\ufeff"))))
     assert [(r["id"], r["status"], r["team"]) for r in rows] == [(str(case_id), "closed", "第一执法中队")]
+    reopened = _move(ledger, case_id, to="dispatched", team="第二执法中队", note="市民再次投诉").json()["case"]
+    assert reopened["status"] == "dispatched" and reopened["team"] == "第二执法中队"
+    assert reopened["closed_at"] is None and reopened["allowed_transitions"] == ["handled"]
 
 
 @both_backends
@@ -265,7 +269,9 @@ def test_camera_verification_hook_and_auto_register(tmp_path: Path, database_url
 def test_transition_table_is_pure() -> None:
     assert check_transition("new", "registered", {}) == []
     assert check_transition("registered", "dispatched", {}) == ["dispatched needs 'team'"]
-    assert check_transition("closed", "new", {}) == ["closed cannot go to new; allowed: none (final)"]
+    assert check_transition("closed", "new", {}) == ["closed cannot go to new; allowed: dispatched"]
+    assert check_transition("closed", "dispatched", {}) == ["dispatched needs 'team'"]
+    assert check_transition("rejected", "new", {}) == ["rejected cannot go to new; allowed: none (final)"]
     assert all(target in TRANSITIONS for targets in TRANSITIONS.values() for target in targets)
     now = datetime.now(UTC)
     assert is_overdue("dispatched", now - timedelta(seconds=1), now)

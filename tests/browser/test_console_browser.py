@@ -133,6 +133,7 @@ def _work_an_alert_to_closure(page, server, tokens) -> None:  # type: ignore[no-
     page.click("#btn-closed")
     page.click("#dialog-ok")
     page.wait_for_selector('#case-status[data-status="closed"]')
+    assert page.inner_text("#btn-dispatched").strip() == "重新打开"  # a closed case can only be reopened
     trail = page.inner_text("#audit")
     for step in ("已立案", "已派遣", "已处置", "已核查", "已结案", "车辆已驶离", "zhang.wei"):
         assert step in trail, step

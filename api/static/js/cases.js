@@ -36,6 +36,7 @@ async function renderBoard() {
 // ---- case page ----
 function transitionLabel(c, to) {
   if (to === "dispatched" && c.status === "handled") return t("t.redispatch");
+  if (to === "dispatched" && c.status === "closed") return t("t.reopen");
   const s = t(`t.${to}`);
   return s === to ? `${t("t.reopen")} → ${statusName(to)}` : s;
 }
