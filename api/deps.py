@@ -33,15 +33,8 @@ def get_context(request: Request) -> AppContext:
 
 def get_session(context: Annotated[AppContext, Depends(get_context)]) -> Iterator[Session]:
     """A session per request: committed when the handler returns, rolled back on error."""
-    session = context.database.sessions()
-    try:
+    with context.database.session() as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 Context = Annotated[AppContext, Depends(get_context)]
