@@ -200,7 +200,26 @@ def observe(
     return found
 
 
-class DwellRule:
+class StayRule:
+    """What every rule built on stays shares: its `params`, its `state` and how the pipeline reads them."""
+
+    params: DwellParams
+    state: DwellState
+
+    @property
+    def grace_s(self) -> float:
+        return self.params.grace_s
+
+    @property
+    def middle_after_s(self) -> float:
+        """Dwell at which the stay's middle evidence frame is taken (half the minimum dwell)."""
+        return self.params.min_dwell_s / 2
+
+    def live_stays(self) -> tuple[Stay, ...]:
+        return self.state.stays
+
+
+class DwellRule(StayRule):
     """Per-camera state of one dwell rule (`illegal_parking`, `non_motor_parking`); `evaluate` per
     analysed frame."""
 
@@ -215,18 +234,6 @@ class DwellRule:
         self.params = DwellParams(min_dwell_s=rule.min_dwell_s, grace_s=rule.grace_s,
                                   cooldown_s=rule.cooldown_s, rearm_s=rule.rearm_s)
         self.state = DwellState()
-
-    @property
-    def grace_s(self) -> float:
-        return self.params.grace_s
-
-    @property
-    def middle_after_s(self) -> float:
-        """Dwell at which the stay's middle evidence frame is taken (half the minimum dwell)."""
-        return self.params.min_dwell_s / 2
-
-    def live_stays(self) -> tuple[Stay, ...]:
-        return self.state.stays
 
     def evaluate(self, objects: Sequence[TrackedObject], now_s: float, width: int, height: int,
                  image: np.ndarray | None = None) -> list[StayUpdate]:

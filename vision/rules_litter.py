@@ -18,7 +18,16 @@ import numpy as np
 from citywatch.config import LitterRuleConfig, ZoneConfig
 from vision.background import DualBackground
 from vision.labels import CITYWATCH_LABELS, expand_labels
-from vision.rules import DwellParams, DwellState, Observation, Stay, StayUpdate, observe, step_dwell, zones_of
+from vision.rules import (
+    DwellParams,
+    DwellState,
+    Observation,
+    StayRule,
+    StayUpdate,
+    observe,
+    step_dwell,
+    zones_of,
+)
 from vision.track import TrackedObject
 from vision.zones import anchor_point, box_iou, normalise
 
@@ -26,7 +35,7 @@ from vision.zones import anchor_point, box_iou, normalise
 MASKED = frozenset({"person", "car", "truck", "bus", "motorcycle", "bicycle", "e-bike", "tricycle"})
 
 
-class LitterRule:
+class LitterRule(StayRule):
     """Per-camera state of one litter rule."""
 
     type = "litter"
@@ -50,17 +59,6 @@ class LitterRule:
                                   cooldown_s=rule.cooldown_s, rearm_s=rule.rearm_s)
         self.state = DwellState()
         self._next_blob_id = -1
-
-    @property
-    def grace_s(self) -> float:
-        return self.params.grace_s
-
-    @property
-    def middle_after_s(self) -> float:
-        return self.params.min_dwell_s / 2
-
-    def live_stays(self) -> tuple[Stay, ...]:
-        return self.state.stays
 
     def evaluate(self, objects: Sequence[TrackedObject], now_s: float, width: int, height: int,
                  image: np.ndarray | None = None) -> list[StayUpdate]:
