@@ -51,9 +51,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def _open_pipeline(config: CitywatchConfig):  # type: ignore[no-untyped-def]
     from api.db import open_database
     from citywatch.events import EventSink, register_cameras
-    from vision.detect import load_detector
+    from vision.detect import load_detector_set
 
-    detector = load_detector(config.detector)
+    detector = load_detector_set(config.detector, config.detectors)  # every model, checked, before anything runs
     database = open_database(config.storage.database_url)
     register_cameras(database, config.cameras)
     publisher = None

@@ -24,7 +24,7 @@ import supervision as sv
 from citywatch.config import CameraConfig, CitywatchConfig
 from citywatch.events import EventEnd, EventRecord, EventSink
 from citywatch.modes import CameraPlan, ModeHolder
-from vision.detect import BatchingDetector, Detector
+from vision.detect import Detector, DetectorSet
 from vision.evidence import annotate, encode_jpeg
 from vision.frames import Frame
 from vision.motion import MotionGate
@@ -260,7 +260,7 @@ class Runtime:
     def __init__(
         self,
         config: CitywatchConfig,
-        detector: Detector,
+        detector: Detector | DetectorSet,
         sink: EventSink,
         *,
         speed: str | float | None = None,
@@ -271,8 +271,10 @@ class Runtime:
         self.sink = sink
         #: The current operating mode, consulted by every camera's pipeline each analysed frame.
         self.modes = modes if modes is not None else ModeHolder(config, getattr(sink, "database", None))
-        self.detector = BatchingDetector(
-            detector, max_batch=config.detector.batch_size, max_wait_s=config.detector.batch_wait_ms / 1000
+        #: Every model behind its own batching queue; a camera runs only those its active rules need.
+        self.detector = detector if isinstance(detector, DetectorSet) else DetectorSet(
+            {detector.name: detector}, max_batch=config.detector.batch_size,
+            max_wait_s=config.detector.batch_wait_ms / 1000,
         )
         self.workers: dict[str, CameraWorker] = {}
         for camera in config.cameras:
@@ -352,7 +354,9 @@ class Runtime:
         decision = worker.gate.decide(frame.image, frame.stream_s, worker.camera.zones) if worker.gate else None
         if decision is None or decision.run or worker.last_detections is None:
             priority = worker.pipeline.priority
-            worker.last_detections = self.detector.detect(worker.camera.id, frame.image, priority=priority)
+            worker.last_detections = self.detector.detect(
+                worker.camera.id, frame.image, labels=worker.pipeline.needed_labels, priority=priority
+            )
             worker.detections_run += 1
         else:  # nothing moved in any zone: the last detections still hold, so tracks and timers go on
             worker.detections_skipped += 1
@@ -384,7 +388,7 @@ class Runtime:
             self.sink.end(output)
 
 
-def run_replay(config: CitywatchConfig, detector: Detector, sink: EventSink,
+def run_replay(config: CitywatchConfig, detector: Detector | DetectorSet, sink: EventSink,
                on_event: Callable[[dict[str, Any]], None] | None = None,
                speed: str | float = "fast") -> Runtime:
     """Run every camera's source once and return the finished runtime. A camera loops only when its

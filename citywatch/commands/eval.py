@@ -171,12 +171,12 @@ def replay_events(config: CitywatchConfig, workdir: Path) -> list[dict[str, Any]
     from api.models import Event
     from citywatch.events import EventSink, event_payload, register_cameras
     from citywatch.runtime import run_replay
-    from vision.detect import load_detector
+    from vision.detect import load_detector_set
 
     storage = config.storage.model_copy(update={
         "database_url": f"sqlite:///{workdir / 'eval.db'}", "evidence_dir": str(workdir / "evidence")})
     config = config.model_copy(update={"storage": storage})
-    detector = load_detector(config.detector)
+    detector = load_detector_set(config.detector, config.detectors)
     database = open_database(storage.database_url)
     try:
         register_cameras(database, config.cameras)
