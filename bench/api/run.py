@@ -62,7 +62,7 @@ def load(url_db: str, n_cases: int, n_events: int) -> dict[str, float]:
             INSERT INTO cases (type, status, priority, source, camera_id, zone_id, rule_id, location, district, street,
                                description, team, deadline, deadline_h, event_count, created_at, updated_at,
                                registered_at, dispatched_at, handled_at, verified_at, closed_at, reject_reason)
-            SELECT type, status, 'normal', 'camera', cam, 'zone-1', 'rule-1', 'Camera / zone', district, street,
+            SELECT type, status, 'normal', 'camera', cam, 'zone-' || g, 'rule-1', 'Camera / zone', district, street,
                    'bench', CASE WHEN status IN ('dispatched','handled','verified','closed') THEN '第一中队' END,
                    CASE WHEN status IN ('dispatched','handled','verified','closed') THEN t + interval '24 hours' END,
                    24, 0, t, t,
@@ -86,7 +86,8 @@ def load(url_db: str, n_cases: int, n_events: int) -> dict[str, float]:
         conn.execute(f"""
             INSERT INTO events (uid, type, camera_id, rule_id, zone_id, label, track_id, first_seen_s, triggered_s,
                                 score, box, snapshot_path, evidence, review_status, occurred_at, created_at, case_id)
-            SELECT md5(g::text || random()::text)::uuid::text, c.type, c.camera_id, 'rule-1', 'zone-1', 'car', g % 1000,
+            SELECT md5(g::text || random()::text)::uuid::text, c.type, c.camera_id, 'rule-1', c.zone_id, 'car',
+                   g % 1000,
                    0.5, 60.5, 0.8, '[1, 2, 3, 4]'::json, NULL, '[]'::json,
                    CASE WHEN c.status = 'rejected' THEN 'rejected' WHEN c.status = 'new' THEN 'pending'
                         ELSE 'confirmed' END,
