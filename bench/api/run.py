@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import random
+import re
 import secrets
 import socket
 import statistics
@@ -27,6 +28,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import psycopg
@@ -164,6 +166,41 @@ async def drive(base: str, token: str, make, clients: int, requests: int) -> dic
     }
 
 
+def _ms(text: str) -> float:
+    """A wrk duration ("850.00us", "12.3ms", "1.20s") in milliseconds."""
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if not match:
+        raise ValueError(f"not a wrk duration: {text!r}")
+    value, unit = float(match.group(1)), match.group(2)
+    return value * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+
+
+def drive_wrk(base: str, token: str, make, clients: int, seconds: float) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """The same query through wrk (C, 2 threads, `clients` connections): a load generator that takes
+    far less of the 2 cores than the Python one. wrk repeats one URL: the scenario's first draw."""
+    path, params = make()
+    url = f"{base}{path}" + (f"?{urlencode(params)}" if params else "")
+    out = subprocess.run(
+        ["wrk", "-t", "2", "-c", str(clients), "-d", f"{seconds:g}s", "--latency",
+         "-H", f"Authorization: Bearer {token}", url],
+        capture_output=True, text=True, check=True, timeout=seconds + 60,
+    ).stdout
+    pct = dict(re.findall(r"\b(50|75|90|99)(?:\.0+)?%\s+([\d.]+(?:us|ms|s|m))", out))
+    if "99" not in pct:
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "requests": total,
+        "errors": int(bad.group(1)) if bad else 0,
+        "p50_ms": round(_ms(pct["50"]), 1),
+        "p90_ms": round(_ms(pct["90"]), 1),
+        "p99_ms": round(_ms(pct["99"]), 1),
+        "max_ms": round(_ms(re.search(r"Latency\s+\S+\s+\S+\s+(\S+)", out).group(1)), 1),  # type: ignore[union-attr]
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=100_000)
@@ -174,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", help="reuse this already-loaded database (skip loading)")
     parser.add_argument("--keep", action="store_true", help="keep the database")
     parser.add_argument("--only", help="run only the queries whose name contains this")
+    parser.add_argument("--driver", choices=("python", "wrk"), default="python",
+                        help="load generator: the asyncio httpx one (default) or wrk (Debian package)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="duration per query with --driver wrk")
     args = parser.parse_args(argv)
 
     name = args.db or f"cw_bench_{os.getpid()}_{secrets.token_hex(3)}"
@@ -247,7 +287,10 @@ def main(argv: list[str] | None = None) -> int:
         for label, make in scenarios(args.cases).items():
             if args.only and args.only not in label:
                 continue
-            results[label] = asyncio.run(drive(base, token, make, args.clients, args.requests))
+            if args.driver == "wrk":
+                results[label] = drive_wrk(base, token, make, args.clients, args.seconds)
+            else:
+                results[label] = asyncio.run(drive(base, token, make, args.clients, args.requests))
             print(f"  {label}: {results[label]}", file=sys.stderr)
     finally:
         server.terminate()
