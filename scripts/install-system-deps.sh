@@ -23,6 +23,8 @@ SYSTEM_PACKAGES=(
   # --- console browser tests (tests/browser, Playwright drives Debian's Chromium) ---
   chromium
   fonts-wqy-microhei                   # CJK glyphs for the zh-CN console and its screenshots
+  # --- benchmarks (bench/api --driver wrk) ---
+  wrk
   # --- add other groups below ---
 )
 
