@@ -168,8 +168,7 @@ def _policy(context: Context, event: Event) -> ledger.CasePolicy:
         404: {"model": Problem, "description": "No such event"},
         409: {"model": Problem, "description": "Already reviewed"},
         **BAD_BODY,
-        401: {"model": Problem, "description": "No token, or a bad one"},
-        403: {"model": Problem, "description": "Not an operator"},
+        **AUTH_RESPONSES,
     },
 )
 def review_event(event_id: EventId, body: ReviewIn, session: DbSession, context: Context, user: Operator) -> ReviewOut:
