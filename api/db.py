@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,8 @@ class Database:
     sessions: sessionmaker[Session]
     #: Called after each commit with the messages the session queued (see `api.ledger.outbox`).
     subscribers: list[Callable[[list[tuple[str, dict[str, Any]]]], None]] = field(default_factory=list)
+    #: Sessions in autocommit mode, for requests that only read (see `read_session`).
+    readers: sessionmaker[Session] | None = None
 
     def _after_commit(self, session: Session) -> None:
         messages = session.info.pop("citywatch_outbox", None)
@@ -59,6 +63,26 @@ class Database:
             raise
         finally:
             session.close()
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A session for reads: autocommit, so a request that only reads costs its queries and
+        nothing else (no BEGIN/COMMIT round trips). Each statement sees its own snapshot."""
+        session = (self.readers or self.sessions)()
+        try:
+            yield session
+            session.commit()  # a no-op in autocommit mode; keeps accidental writes
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def read_scalar(self, statement: Any) -> Any:
+        """The first column of the first row of a read-only statement, on a session of its own
+        (for computations that may outlive the request that started them, see `api.cache`)."""
+        with self.read_session() as session:
+            return session.scalar(statement)
 
     def create_schema(self) -> None:
         """Migrate the database to the newest schema (Alembic `upgrade head`)."""
@@ -113,10 +137,46 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+#: A pooled connection idle longer than this is checked (`SELECT 1`) before it is handed out.
+PING_IDLE_S = 2.0
+
+
+def _ping_idle_connections(engine: Engine, idle_s: float = PING_IDLE_S) -> None:
+    """Pessimistic disconnect handling, but only for connections that sat idle in the pool.
+
+    SQLAlchemy's `pool_pre_ping` pings on *every* checkout: one extra round trip per request.
+    A connection that was in use a moment ago is as alive as a ping would show, so only one idle
+    for over `idle_s` seconds (the ones a database restart or a firewall timeout leaves dead) is
+    pinged; a dead one raises `DisconnectionError`, and the pool retries with a fresh connection
+    (SQLAlchemy's documented checkout-event recipe). A connection that dies while busy is caught
+    by SQLAlchemy's disconnect detection, which invalidates the whole pool.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+        record.info["citywatch_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+        since = record.info.get("citywatch_idle_since")
+        if since is None or time.monotonic() - since < idle_s:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+        except Exception as exc:
+            raise DisconnectionError(f"pooled connection is dead: {exc}") from exc
+        finally:
+            # psycopg opens a transaction for the ping unless autocommit: end it
+            if not getattr(dbapi_connection, "autocommit", True):
+                dbapi_connection.rollback()
+
+
 def open_database(url: str, create: bool = True) -> Database:
     """Open (and by default create the schema of) the database at a SQLAlchemy URL."""
     parsed = make_url(url)
-    kwargs: dict = {"pool_pre_ping": True}
+    kwargs: dict = {}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -124,12 +184,16 @@ def open_database(url: str, create: bool = True) -> Database:
     elif parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-        kwargs["connect_args"] = {"connect_timeout": 5}
+        # sessions in UTC: timestamps come back in UTC already (nothing to convert per value)
+        kwargs["connect_args"] = {"connect_timeout": 5, "options": "-c timezone=UTC"}
         kwargs["pool_size"], kwargs["max_overflow"] = 10, 20
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        _ping_idle_connections(engine)
     database = Database(url, engine, sessionmaker(engine, expire_on_commit=False))
+    database.readers = sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
     event.listen(database.sessions, "after_commit", database._after_commit)
     event.listen(database.sessions, "after_rollback", lambda session: session.info.pop("citywatch_outbox", None))
     if create:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from api.auth import ANONYMOUS, ROLES, Principal, authenticate
+from api.auth import ANONYMOUS, ROLES, Principal, token_cache
 from api.db import Database
 from citywatch.config import CitywatchConfig
 
@@ -26,15 +27,37 @@ class AppContext:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
-def get_context(request: Request) -> AppContext:
+async def get_context(request: Request) -> AppContext:
     """The app's context (config, database, live health)."""
     return request.app.state.context
 
 
-def get_session(context: Annotated[AppContext, Depends(get_context)]) -> Iterator[Session]:
-    """A session per request: committed when the handler returns, rolled back on error."""
-    with context.database.session() as session:
+#: Methods that only read: their requests get an autocommit session (no BEGIN/COMMIT round trips).
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+async def get_session(
+    request: Request, context: Annotated[AppContext, Depends(get_context)]
+) -> AsyncIterator[Session]:
+    """A session per request: for writes one transaction, committed when the handler returns and
+    rolled back on error; for reads (GET, HEAD) an autocommit session.
+
+    The session is opened on the event loop (that takes no I/O: it connects at its first query)
+    and only the commit, which does I/O, goes to the thread pool; a read session's end does no
+    I/O at all. FastAPI would otherwise hop threads twice per request for a sync generator."""
+    if request.method in READ_METHODS:
+        with context.database.read_session() as session:
+            yield session
+        return
+    session = context.database.sessions()
+    try:
         yield session
+        await run_in_threadpool(session.commit)
+    except BaseException:
+        await run_in_threadpool(session.rollback)
+        raise
+    finally:
+        await run_in_threadpool(session.close)
 
 
 Context = Annotated[AppContext, Depends(get_context)]
@@ -44,15 +67,19 @@ DbSession = Annotated[Session, Depends(get_session)]
 _bearer = HTTPBearer(auto_error=False, description="A token from `citywatch users add NAME --role ROLE`.")
 
 
-def current_principal(
+async def current_principal(
     context: Context,
-    session: DbSession,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal | None:
-    """The caller named by the bearer token; None without one; 401 for a bad token."""
+    """The caller named by the bearer token; None without one; 401 for a bad token. Known tokens
+    are remembered for a few seconds (`token_cache`), so most requests cost no lookup; only a
+    lookup goes to the thread pool (it queries the database)."""
     if credentials is None:
         return None
-    principal = authenticate(session, credentials.credentials)
+    cache = token_cache(context.extras)
+    principal = cache.cached(credentials.credentials)
+    if principal is None:
+        principal = await run_in_threadpool(cache.lookup, context.database, credentials.credentials)
     if principal is None:
         raise HTTPException(401, detail="invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
     return principal
@@ -71,7 +98,9 @@ def require_role(role: str) -> Callable[..., Principal]:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
 
-    def dependency(context: Context, principal: Annotated[Principal | None, Depends(current_principal)]) -> Principal:
+    async def dependency(
+        context: Context, principal: Annotated[Principal | None, Depends(current_principal)]
+    ) -> Principal:
         if principal is None:
             if role == "viewer" and context.config.api.anonymous_read:
                 return ANONYMOUS

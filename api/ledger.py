@@ -7,6 +7,7 @@ on the session (`outbox(session)`) and handed to `Database` subscribers only aft
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -92,6 +93,29 @@ def case_payload(case: Case, now: datetime | None = None) -> dict[str, Any]:
         "closed_at": _iso(case.closed_at),
         "allowed_transitions": list(workflow.allowed(case.status)),
     }
+
+
+#: The stored columns of a case that its payload shows, in payload order.
+CASE_PAYLOAD_COLUMNS: tuple[str, ...] = (
+    "id", "type", "status", "priority", "source", "hotline_ticket", "camera_id", "zone_id", "rule_id",
+    "location", "district", "street", "description", "team", "deadline", "reject_reason", "disposal_note",
+    "event_count", "last_event_at", "created_at", "updated_at", "registered_at", "dispatched_at",
+    "handled_at", "verified_at", "closed_at",
+)
+_ALLOWED_LISTS = {status: list(workflow.allowed(status)) for status in workflow.LABELS}
+
+
+def case_payload_fast(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """`case_payload` of a row of `CASE_PAYLOAD_COLUMNS` (a list page's hot path): the same keys
+    and values, but timestamps stay `datetime`s for orjson to write (ISO 8601, as `_iso` would)."""
+    payload = dict(row)
+    status = payload["status"]
+    payload["status_label"] = workflow.LABELS.get(status, status)
+    payload["overdue"] = workflow.is_overdue(status, payload["deadline"], now)
+    payload["event_count"] = payload["event_count"] or 0
+    allowed = _ALLOWED_LISTS.get(status)
+    payload["allowed_transitions"] = list(allowed) if allowed is not None else list(workflow.allowed(status))
+    return payload
 
 
 def action_payload(action: CaseAction) -> dict[str, Any]:

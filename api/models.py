@@ -36,9 +36,11 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC) if value is not None else None
+        if value is None or value.tzinfo is UTC:  # PostgreSQL sessions run in UTC (api.db)
+            return value
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 class Camera(Base):
@@ -97,6 +99,8 @@ class Zone(Base):
 
 
 #: The rows `uq_cases_open_place` covers: camera cases still being worked (see api.workflow).
+#: The statuses with a deadline (`api.workflow.DEADLINE_STATUSES`), as SQL for a partial index.
+WORKING_CASE = "status IN ('registered', 'dispatched', 'handled')"
 OPEN_CAMERA_CASE = "source = 'camera' AND status NOT IN ('closed', 'rejected') AND zone_id IS NOT NULL"
 
 
@@ -110,6 +114,15 @@ class Case(Base):
         Index("ix_cases_status_deadline", "status", "deadline"),
         Index("ix_cases_district_created", "district", "created_at", "id"),
         Index("ix_cases_status_created", "status", "created_at", "id"),
+        Index("ix_cases_district_status_created", "district", "status", "created_at", "id"),
+        # newest-first over the cases still being worked: the overdue queue (migration 0006)
+        Index(
+            "ix_cases_working_created",
+            "created_at",
+            "id",
+            sqlite_where=text(WORKING_CASE),
+            postgresql_where=text(WORKING_CASE),
+        ),
         # At most one open camera case per camera, zone and type, whatever the number of writers.
         Index(
             "uq_cases_open_place",

@@ -126,6 +126,12 @@ class CasePage(BaseModel):
     total: int
     limit: int
     offset: int
+    next: str | None = Field(
+        None,
+        description="When this page is full: pass it as `after` to get the next page (keyset "
+        "pagination: as fast at page 1,000 as at page 1, and stable while new cases arrive).",
+        examples=["MjAyNi0xMS0yOFQwMjoyOTo0My4xOTA0NDArMDA6MDB8MTIzNDU"],
+    )
 
 
 class CaseActionOut(BaseModel):

@@ -100,7 +100,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from api.app import create_app
+    from api.app import create_app, freeze_startup_heap
     from api.routes import live
     from citywatch.runtime import Runtime
 
@@ -113,6 +113,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     app.state.context.extras["pipeline_status"] = runtime.pipeline_status  # e.g. water fraction per zone
     host = args.host or config.api.host
     port = args.port or config.api.port
+    freeze_startup_heap()
     runtime.start()
     if sink.publisher is not None:
         sink.publisher.report_status(runtime.health)

@@ -481,6 +481,12 @@ class ApiConfig(_Model):
         description="Let requests without a token read (viewer role); writes always need a token. "
         "Set false where the API is reachable beyond the bureau's network.",
     )
+    threads: int = Field(
+        4, ge=1, le=256, title="Request threads",
+        description="Requests each API worker process runs at once in its thread pool (database work). "
+        "Fewer threads contend less for Python's GIL, which keeps the slowest requests fast on small "
+        "machines; more let a few slow requests (a big CSV export) block less. Further requests queue.",
+    )
 
 
 class MqttConfig(_Model):

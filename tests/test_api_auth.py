@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -9,7 +10,7 @@ import pytest
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
-from api.auth import Principal, add_user, authenticate, hash_token, revoke_user
+from api.auth import Principal, add_user, authenticate, hash_token, revoke_user, token_cache
 from api.db import open_database
 from api.deps import AppContext, require_role
 from citywatch.config import CitywatchConfig
@@ -70,6 +71,22 @@ def test_tokens_are_stored_hashed_and_revocable(setup) -> None:  # type: ignore[
     with database.session() as session:
         assert authenticate(session, tokens["admin"]) is None
     assert client.put("/mode", headers=bearer(tokens["admin"])).status_code == 401
+
+
+def test_the_token_cache_expires_and_never_keeps_bad_tokens(setup) -> None:  # type: ignore[no-untyped-def]
+    """A token revoked by another process (`citywatch users revoke`) works here until this app's
+    cached check of it expires, never longer."""
+    client, tokens, database, _ = setup
+    cache = token_cache(client.app.state.context.extras)
+    cache.ttl_s = 0.3
+    assert client.get("/read", headers=bearer(tokens["viewer"])).status_code == 200
+    with database.session() as session:
+        assert revoke_user(session, "viewer-user")
+    assert client.get("/read", headers=bearer(tokens["viewer"])).status_code == 200  # cached
+    time.sleep(0.35)
+    assert client.get("/read", headers=bearer(tokens["viewer"])).status_code == 401  # expired → looked up
+    assert client.get("/read", headers=bearer(tokens["viewer"])).status_code == 401  # refusals are not cached
+    assert cache.lookup(database, "not-a-token") is None and len(cache._entries) == 0
 
 
 def test_anonymous_read_by_config(tmp_path: Path) -> None:

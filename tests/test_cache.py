@@ -9,7 +9,7 @@ from api.cache import TtlCache
 
 
 def test_hits_expiry_and_keep() -> None:
-    cache = TtlCache(ttl_s=0.2)
+    cache = TtlCache(ttl_s=0.2, stale_s=0)  # no stale serving: an expired value is recomputed in line
     calls: list[int] = []
 
     def compute() -> int:
@@ -24,7 +24,7 @@ def test_hits_expiry_and_keep() -> None:
     assert cache.get_or_compute("k", compute, keep=lambda v: True) == 4  # expired: recomputed
 
 
-def test_expired_value_served_while_one_caller_recomputes() -> None:
+def test_an_expired_value_is_served_while_one_background_thread_recomputes() -> None:
     cache = TtlCache(ttl_s=0.05)
     assert cache.get_or_compute("stats", lambda: "old", keep=lambda v: True) == "old"
     time.sleep(0.1)
@@ -32,16 +32,68 @@ def test_expired_value_served_while_one_caller_recomputes() -> None:
     recomputes: list[str] = []
 
     def slow() -> str:
-        recomputes.append("slow")
+        recomputes.append(threading.current_thread().name)
         started.set()
         release.wait(5)
         return "new"
 
-    refresher = threading.Thread(target=lambda: cache.get_or_compute("stats", slow, keep=lambda v: True))
-    refresher.start()
+    answers = [cache.get_or_compute("stats", slow, keep=lambda v: True) for _ in range(5)]
     assert started.wait(5)
-    others = [cache.get_or_compute("stats", slow, keep=lambda v: True) for _ in range(5)]
-    assert others == ["old"] * 5 and recomputes == ["slow"]  # nobody else ran the slow query
+    assert answers == ["old"] * 5  # nobody waited for the slow query
+    assert recomputes == ["citywatch-cache-refresh"] and cache.background_refreshes == 1
     release.set()
-    refresher.join(5)
-    assert cache.get_or_compute("stats", slow, keep=lambda v: True) == "new"
+    deadline = time.monotonic() + 5
+    while cache.get_or_compute("stats", slow, keep=lambda v: True) != "new":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert len(recomputes) == 1
+
+
+def test_a_miss_is_computed_once_for_all_concurrent_callers() -> None:
+    cache = TtlCache(ttl_s=10)
+    calls: list[int] = []
+    gate = threading.Event()
+
+    def slow() -> int:
+        calls.append(1)
+        gate.wait(5)
+        return 42
+
+    results: list[int] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(cache.get_or_compute("k", slow, keep=lambda v: v > 100)))
+        for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.2)
+    gate.set()
+    for thread in threads:
+        thread.join(5)
+    # one computation served all eight callers, even though the value is too small to be kept
+    assert results == [42] * 8 and calls == [1]
+    assert cache.get_cached("k", slow, keep=lambda v: True) == (False, None)
+
+
+def test_failures_never_poison_the_cache() -> None:
+    cache = TtlCache(ttl_s=0.05)
+    assert cache.get_or_compute("k", lambda: 1, keep=lambda v: True) == 1
+    time.sleep(0.1)
+
+    def broken() -> int:
+        raise RuntimeError("database down")
+
+    assert cache.get_or_compute("k", broken, keep=lambda v: True) == 1  # stale value; refresh fails
+    deadline = time.monotonic() + 5
+    while cache._flights:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert cache.get_or_compute("k", lambda: 2, keep=lambda v: True) in (1, 2)  # still served, retried
+    fresh = TtlCache(ttl_s=10)
+    try:
+        fresh.get_or_compute("m", broken, keep=lambda v: True)
+    except RuntimeError as exc:
+        assert "database down" in str(exc)
+    else:
+        raise AssertionError("a failed computation on a miss must reach the caller")
+    assert fresh.get_or_compute("m", lambda: 3, keep=lambda v: True) == 3

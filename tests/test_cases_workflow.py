@@ -219,6 +219,22 @@ def test_filters_pagination_and_overdue(ledger: Ledger) -> None:
         if offset >= page["total"]:
             break
     assert pages == sorted(ids, reverse=True)  # newest first, no repeats, none missing
+    by_cursor, after = [], None
+    while True:
+        params = {"limit": 5, "district": "长安区"} | ({"after": after} if after else {})
+        page = ledger.client.get("/api/cases", params=params, headers=viewer).json()
+        assert page["total"] == 6
+        by_cursor.extend(item["id"] for item in page["items"])
+        after = page["next"]
+        if after is None:
+            break
+    assert by_cursor == sorted(ids[0::2], reverse=True)  # keyset pages: same order, nothing lost
+    for bad in ({"after": "not-a-cursor"}, {"after": by_cursor and page["items"][0]["id"]}):
+        refused = ledger.client.get("/api/cases", params=bad, headers=viewer)
+        assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["query", "after"]
+    first = ledger.client.get("/api/cases", params={"limit": 5}, headers=viewer).json()
+    both_ways = ledger.client.get("/api/cases", params={"after": first["next"], "offset": 5}, headers=viewer)
+    assert both_ways.status_code == 422
     overdue = ledger.client.get("/api/cases", params={"overdue": "true"}, headers=viewer).json()
     assert sorted(i["id"] for i in overdue["items"]) == ids[:3] and all(i["overdue"] for i in overdue["items"])
     assert ledger.client.get("/api/cases", params={"overdue": "false"}, headers=viewer).json()["total"] == 9
@@ -315,3 +331,28 @@ def test_one_open_case_per_place_even_when_writers_race(ledger: Ledger, monkeypa
     assert calls["n"] == 2 and second["case_id"] == first["case_id"]
     hotline = _hotline(ledger, "H-1", camera_id="campus-road", zone_id="kerb")  # hotline cases are not limited
     assert hotline["id"] != first["case_id"]
+
+
+def _instant(value: object) -> object:
+    """A timestamp string as an aware datetime (orjson writes +00:00, pydantic writes Z)."""
+    if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value
+
+
+@both_backends
+def test_list_pages_carry_the_same_fields_as_the_detail_views(ledger: Ledger) -> None:
+    """The lists' fast path (Core rows written by orjson) gives what the model-built views give."""
+    event = ledger.event()
+    _hotline(ledger, "fast-1", deadline_h=2)
+    viewer = ledger.auth("viewer")
+    cases = ledger.client.get("/api/cases", headers=viewer).json()["items"]
+    assert len(cases) == 2
+    for listed in cases:
+        detail = ledger.client.get(f"/api/cases/{listed['id']}", headers=viewer).json()
+        detail = {k: v for k, v in detail.items() if k not in ("events", "actions")}
+        assert {k: _instant(v) for k, v in listed.items()} == {k: _instant(v) for k, v in detail.items()}
+    listed_event = ledger.client.get("/api/events", headers=viewer).json()["items"][0]
+    one = ledger.client.get(f"/api/events/{event['id']}", headers=viewer).json()
+    assert listed_event["evidence"] and listed_event["snapshot_url"].endswith("/snapshot.jpg")
+    assert {k: _instant(v) for k, v in listed_event.items()} == {k: _instant(v) for k, v in one.items()}

@@ -6,6 +6,7 @@ A refused transition is 409 with the allowed next statuses; a missing step field
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 from collections.abc import Iterator
@@ -13,15 +14,18 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from sqlalchemy import Select, func, select
+from pydantic import BaseModel, Field
+from sqlalchemy import Select, bindparam, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from api import ledger, workflow
 from api.auth_responses import AUTH_RESPONSES, BAD_BODY
-from api.cache import BIG, app_cache
+from api.cache import page_total
 from api.deps import Context, DbSession, Operator, require_role
 from api.models import Camera, Case, CaseAction, Event
+from api.responses import FastJSONResponse
 from api.routes.events import event_out
 from api.schemas import (
     CaseActionOut,
@@ -78,23 +82,19 @@ def action_out(row: CaseAction) -> CaseActionOut:
     return CaseActionOut.model_validate(ledger.action_payload(row))
 
 
-class CaseFilters:
-    """Query filters shared by the list and the CSV export."""
+class CaseFilters(BaseModel):
+    """Query filters shared by the list and the CSV export (a query-parameter model: FastAPI
+    validates it in place, with no dependency call per request)."""
 
-    def __init__(
-        self,
-        status: Annotated[list[Status] | None, Query(description="Only these statuses (repeatable).")] = None,
-        type: Annotated[str | None, Query(max_length=40, description="Only this type.")] = None,
-        camera_id: Annotated[str | None, Query(max_length=64, description="Only this camera.")] = None,
-        district: Annotated[str | None, Query(max_length=100, description="Only this district (区).")] = None,
-        street: Annotated[str | None, Query(max_length=100, description="Only this street (街道).")] = None,
-        source: Annotated[str | None, Query(pattern="^(camera|hotline)$", description="camera or hotline.")] = None,
-        since: Annotated[datetime | None, Query(description="Created at or after (ISO 8601).")] = None,
-        until: Annotated[datetime | None, Query(description="Created before (ISO 8601).")] = None,
-        overdue: Annotated[bool | None, Query(description="true: only overdue; false: only not overdue.")] = None,
-    ):
-        self.status, self.type, self.camera_id, self.district, self.street = status, type, camera_id, district, street
-        self.source, self.since, self.until, self.overdue = source, since, until, overdue
+    status: list[Status] | None = Field(None, description="Only these statuses (repeatable).")
+    type: str | None = Field(None, max_length=40, description="Only this type.")
+    camera_id: str | None = Field(None, max_length=64, description="Only this camera.")
+    district: str | None = Field(None, max_length=100, description="Only this district (区).")
+    street: str | None = Field(None, max_length=100, description="Only this street (街道).")
+    source: str | None = Field(None, pattern="^(camera|hotline)$", description="camera or hotline.")
+    since: datetime | None = Field(None, description="Created at or after (ISO 8601).")
+    until: datetime | None = Field(None, description="Created before (ISO 8601).")
+    overdue: bool | None = Field(None, description="true: only overdue; false: only not overdue.")
 
     def apply(self, query: Select, now: datetime) -> Select:
         if self.status:
@@ -112,11 +112,11 @@ class CaseFilters:
             query = query.where(Case.created_at >= _aware(self.since))
         if self.until:
             query = query.where(Case.created_at < _aware(self.until))
-        overdue = Case.status.in_(workflow.DEADLINE_STATUSES) & (Case.deadline < now)
-        if self.overdue is True:
-            query = query.where(overdue)
-        elif self.overdue is False:
-            query = query.where(~overdue | Case.deadline.is_(None))
+        if self.overdue is not None:
+            # the statuses inline (not bound): the planner can then use the partial index of working cases
+            working = bindparam("working", list(workflow.DEADLINE_STATUSES), expanding=True, literal_execute=True)
+            overdue = Case.status.in_(working) & (Case.deadline < now)
+            query = query.where(overdue if self.overdue else ~overdue | Case.deadline.is_(None))
         return query
 
 
@@ -124,30 +124,70 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-Filters = Annotated[CaseFilters, Depends()]
+Filters = Annotated[CaseFilters, Query()]
 
 
 @router.get("", response_model=CasePage, summary="List cases", responses=AUTH_RESPONSES)
 def list_cases(
-    session: DbSession,
     context: Context,
     filters: Filters,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-) -> JSONResponse:
+    after: Annotated[
+        str | None,
+        Query(max_length=200, description="The `next` of the previous page: the page after it (then leave "
+              "`offset` out). Deep pages cost what the first does; with `offset` the database walks "
+              "every skipped case."),
+    ] = None,
+) -> FastJSONResponse:
     """Cases newest first (stable order: created_at, then id), filtered by status, type, camera,
-    district, street, source, creation time and overdue. A `total` over 10,000 may be up to 5 s old."""
+    district, street, source, creation time and overdue. A `total` over 10,000 may be up to 5 s old.
+    Page with `next`/`after` (keyset) or with `offset`."""
     now = datetime.now(UTC)
-    query = filters.apply(select(Case), now)
-    count = filters.apply(select(func.count(Case.id)), now)
-    total = app_cache(context.extras).get_or_compute(
-        ("cases", repr(sorted(vars(filters).items()))),
-        lambda: session.scalar(count) or 0,
-        keep=lambda n: n > BIG,
+    query = filters.apply(select(*(Case.__table__.c[name] for name in ledger.CASE_PAYLOAD_COLUMNS)), now)
+    if after is not None:
+        if offset:
+            raise HTTPException(422, detail="give either `after` or `offset`, not both")
+        created_at, case_id = decode_cursor(after)
+        query = query.where(tuple_(Case.created_at, Case.id) < (created_at, case_id))  # typed by the columns
+    page = query.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit).offset(offset)
+    # Core rows, not ORM objects: a page is read-only, so it needs no identity map or change tracking
+    with context.database.read_session() as session:
+        result = session.connection().execute(page)
+        keys = tuple(result.keys())
+        items = [ledger.case_payload_fast(dict(zip(keys, row, strict=True)), now) for row in result]
+    total = page_total(
+        context,
+        ("cases", repr(sorted(filters.model_dump().items()))),
+        filters.apply(select(func.count(Case.id)), now),
+        offset,
+        limit,
+        len(items),
+        exact_if_last=after is None,  # after a cursor, the rows before it are not known here
     )
-    rows = session.scalars(query.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit).offset(offset))
-    items = [ledger.case_payload(row, now) for row in rows]  # already JSON-ready: skip re-validation
-    return JSONResponse({"items": items, "total": total, "limit": limit, "offset": offset})
+    following = encode_cursor(items[-1]["created_at"], items[-1]["id"]) if len(items) == limit else None
+    return FastJSONResponse({"items": items, "total": total, "limit": limit, "offset": offset, "next": following})
+
+
+def encode_cursor(created_at: datetime, case_id: int) -> str:
+    """The opaque keyset cursor of a case: its place in the list order (created_at, id)."""
+    raw = f"{created_at.astimezone(UTC).isoformat()}|{case_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    """The (created_at, id) of a cursor from `encode_cursor`; a 422 naming `after` when it is not one."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        when, _, ident = raw.partition("|")
+        created_at, case_id = datetime.fromisoformat(when), int(ident)
+        if created_at.tzinfo is None or not 1 <= case_id <= 2_147_483_647:
+            raise ValueError(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("query", "after"), "msg": "not a cursor from `next`", "input": cursor}]
+        ) from exc
+    return created_at, case_id
 
 
 @router.get(

@@ -8,13 +8,16 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy import ColumnElement, String, cast, func, literal, select
+from sqlalchemy.orm import Session
 
 from api import workflow
 from api.auth_responses import AUTH_RESPONSES
 from api.cache import BIG, app_cache
-from api.deps import Context, DbSession, require_role
+from api.db import Database
+from api.deps import Context, require_role
 from api.models import Case
 from api.schemas import StatsOut
 
@@ -31,8 +34,7 @@ def _day(dialect: str, timezone: str) -> ColumnElement[str]:
 
 
 @router.get("", response_model=StatsOut, summary="Case statistics", responses=AUTH_RESPONSES)
-def get_stats(
-    session: DbSession,
+async def get_stats(
     context: Context,
     since: Annotated[datetime | None, Query(description="Cases created at or after (ISO 8601).")] = None,
     until: Annotated[datetime | None, Query(description="Cases created before (ISO 8601).")] = None,
@@ -44,11 +46,17 @@ def get_stats(
     with a deadline. Over 10,000 cases the answer may be up to 5 s old (cached per query)."""
     since = since.replace(tzinfo=since.tzinfo or UTC) if since else None
     until = until.replace(tzinfo=until.tzinfo or UTC) if until else None
-    _total, body = app_cache(context.extras).get_or_compute(
-        ("stats", since, until, type, district),
-        lambda: _render(_compute(session, context.config.timezone, since, until, type, district)),
-        keep=lambda result: result[0] > BIG,
-    )
+    cache = app_cache(context.extras)
+    key = ("stats", since, until, type, district)
+
+    def compute() -> tuple[int, bytes]:
+        return _render(_compute(context.database, context.config.timezone, since, until, type, district))
+
+    def keep(result: tuple[int, bytes]) -> bool:
+        return result[0] > BIG
+
+    found, cached = cache.get_cached(key, compute, keep)  # a hit is answered on the event loop
+    _total, body = cached if found else await run_in_threadpool(cache.get_or_compute, key, compute, keep)
     return Response(body, media_type="application/json")
 
 
@@ -57,7 +65,7 @@ def _render(stats: dict[str, Any]) -> tuple[int, bytes]:
 
 
 def _compute(
-    session: DbSession,
+    database: Database,
     timezone: str,
     since: datetime | None,
     until: datetime | None,
@@ -73,6 +81,13 @@ def _compute(
         conditions.append(Case.type == type_)
     if district:
         conditions.append(Case.district == district)
+    with database.read_session() as session:
+        return _query(session, timezone, conditions, since, until)
+
+
+def _query(
+    session: Session, timezone: str, conditions: list[Any], since: datetime | None, until: datetime | None
+) -> dict[str, Any]:
     day = _day(session.get_bind().dialect.name, timezone).label("day")
     rows = session.execute(
         select(day, Case.type, Case.district, Case.status, func.count(Case.id))

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
-from api.auth import add_user, revoke_user
+from api.auth import add_user, revoke_user, token_cache
 from api.auth_responses import AUTH_RESPONSES, BAD_BODY
-from api.deps import Admin, DbSession, require_role
+from api.deps import Admin, Context, DbSession, require_role
 from api.models import ApiToken, User
 from api.schemas import Problem
 
@@ -66,9 +66,11 @@ def list_users(session: DbSession) -> list[UserOut]:
     summary="Add a user (or re-role one) and issue a token",
     responses=BAD_BODY,
 )
-def create_user(body: UserIn, session: DbSession, admin: Admin) -> NewToken:
+def create_user(body: UserIn, session: DbSession, context: Context, admin: Admin) -> NewToken:
     """Like `citywatch users add NAME --role ROLE`."""
     token = add_user(session, body.name, body.role)
+    session.commit()
+    token_cache(context.extras).clear()  # a re-roled user's older tokens carry the new role at once
     return NewToken(name=body.name, role=body.role, token=token)
 
 
@@ -78,7 +80,10 @@ def create_user(body: UserIn, session: DbSession, admin: Admin) -> NewToken:
     summary="Disable a user and revoke its tokens",
     responses={404: {"model": Problem, "description": "No such user"}},
 )
-def delete_user(name: str, session: DbSession, admin: Admin) -> None:
-    """Like `citywatch users revoke NAME`; the row stays for the audit trail."""
+def delete_user(name: str, session: DbSession, context: Context, admin: Admin) -> None:
+    """Like `citywatch users revoke NAME`; the row stays for the audit trail. This worker refuses
+    the tokens at once; other worker processes within a few seconds (their token cache)."""
     if not revoke_user(session, name):
         raise HTTPException(404, detail=f"user {name!r} not found")
+    session.commit()
+    token_cache(context.extras).clear()

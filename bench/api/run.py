@@ -1,13 +1,17 @@
 """API bench: p50/p99 latency of the ledger's main list and stats queries under concurrent clients.
 
-    python -m bench.api                      # 100k cases, 1M events, 20 clients, 400 requests per query
-    python -m bench.api --cases 10000 --events 100000 --requests 100   # quick
+    python -m bench.api                      # 100k cases, 1M events, 20 clients, 10 s per query (wrk)
+    python -m bench.api --keep               # keep the loaded database; then reuse it:
+    python -m bench.api --db cw_bench_...    # (skips the ~40 s load)
+    python -m bench.api --driver python --cases 10000 --events 100000 --requests 100   # quick, no wrk
 
 Creates a throwaway PostgreSQL database (127.0.0.1:5432, dropped at the end unless --keep),
 migrates it with Alembic, bulk-loads cameras, cases and events server-side (INSERT ... SELECT
 FROM generate_series: no per-row Python), runs `citywatch serve` (uvicorn, --workers) on loopback
-and drives it with an asyncio httpx load generator (--clients concurrent clients, a bounded number
-of requests per query). Prints a Markdown table; JSON goes to bench/results/api-<time>.json.
+and drives it with --clients concurrent connections: wrk (closed loop, 2 s warm-up then --seconds
+measured, requests drawn from 500 random draws of the scenario) or an asyncio httpx generator
+(a bounded number of requests per query). Prints a Markdown table; JSON goes to
+bench/results/api-<time>.json.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import platform
 import random
 import re
 import secrets
+import shutil
 import socket
 import statistics
 import subprocess
@@ -110,7 +115,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def scenarios(n_cases: int) -> dict[str, callable]:  # type: ignore[valid-type]
+def cursor_of_page(base: str, token: str, page: int, limit: int = 50) -> str:
+    """The `after` cursor that opens page `page` (1-based) of the case list, by walking to it."""
+    after = None
+    for _ in range(page - 1):
+        params = {"limit": limit} | ({"after": after} if after else {})
+        answer = httpx.get(f"{base}/api/cases", params=params, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        answer.raise_for_status()
+        after = answer.json()["next"]
+    return after
+
+
+def scenarios(n_cases: int, page_21_cursor: str) -> dict[str, callable]:  # type: ignore[valid-type]
     now = datetime.now(UTC)
     since_30d = (now - timedelta(days=30)).isoformat()
     return {
@@ -120,7 +136,8 @@ def scenarios(n_cases: int) -> dict[str, callable]:  # type: ignore[valid-type]
             {"district": random.choice(DISTRICTS), "status": "dispatched", "limit": 50},
         ),
         "cases: overdue": lambda: ("/api/cases", {"overdue": "true", "limit": 50}),
-        "cases: page 20": lambda: ("/api/cases", {"limit": 50, "offset": 1000}),
+        "cases: page 21 (offset 1000)": lambda: ("/api/cases", {"limit": 50, "offset": 1000}),
+        "cases: page 21 (cursor)": lambda: ("/api/cases", {"limit": 50, "after": page_21_cursor}),
         "case detail": lambda: (f"/api/cases/{random.randint(1, n_cases)}", {}),
         "stats: last 30 days": lambda: ("/api/stats", {"since": since_30d}),
         "stats: all (90 days)": lambda: ("/api/stats", {}),
@@ -177,14 +194,30 @@ def _ms(text: str) -> float:
 
 def drive_wrk(base: str, token: str, make, clients: int, seconds: float) -> dict[str, float]:  # type: ignore[no-untyped-def]
     """The same query through wrk (C, 2 threads, `clients` connections): a load generator that takes
-    far less of the 2 cores than the Python one. wrk repeats one URL: the scenario's first draw."""
-    path, params = make()
-    url = f"{base}{path}" + (f"?{urlencode(params)}" if params else "")
-    out = subprocess.run(
-        ["wrk", "-t", "2", "-c", str(clients), "-d", f"{seconds:g}s", "--latency",
-         "-H", f"Authorization: Bearer {token}", url],
-        capture_output=True, text=True, check=True, timeout=seconds + 60,
-    ).stdout
+    far less of the 2 cores than the Python one. Each request takes one of 500 draws of the
+    scenario (bench/api/paths.lua), so random districts, cameras and ids stay random. A 2-second
+    unmeasured run first warms connections, caches and prepared statements."""
+    draws = []
+    for _ in range(500):
+        path, params = make()
+        draws.append(path + (f"?{urlencode(params, doseq=True)}" if params else ""))
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as listing:
+        listing.write("\n".join(draws) + "\n")
+    env = {**os.environ, "CITYWATCH_WRK_PATHS": listing.name}
+    script = str(Path(__file__).with_name("paths.lua"))
+
+    def wrk(duration: float) -> str:
+        return subprocess.run(
+            ["wrk", "-t", "2", "-c", str(clients), "-d", f"{duration:g}s", "--latency", "-s", script,
+             "-H", f"Authorization: Bearer {token}", base],
+            capture_output=True, text=True, check=True, timeout=duration + 60, env=env,
+        ).stdout
+
+    try:
+        wrk(2)
+        out = wrk(seconds)
+    finally:
+        os.unlink(listing.name)
     pct = dict(re.findall(r"\b(50|75|90|99)(?:\.0+)?%\s+([\d.]+(?:us|ms|s|m))", out))
     if "99" not in pct:
         raise RuntimeError(f"unexpected wrk output:\n{out}")
@@ -211,8 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", help="reuse this already-loaded database (skip loading)")
     parser.add_argument("--keep", action="store_true", help="keep the database")
     parser.add_argument("--only", help="run only the queries whose name contains this")
-    parser.add_argument("--driver", choices=("python", "wrk"), default="python",
-                        help="load generator: the asyncio httpx one (default) or wrk (Debian package)")
+    parser.add_argument("--driver", choices=("python", "wrk"), default="wrk" if shutil.which("wrk") else "python",
+                        help="load generator: wrk (Debian package; the default where installed) or the "
+                        "asyncio httpx one, which takes a good part of a 2-core machine itself")
     parser.add_argument("--seconds", type=float, default=10.0, help="duration per query with --driver wrk")
     args = parser.parse_args(argv)
 
@@ -284,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
                     break
             except httpx.HTTPError:
                 time.sleep(0.3)
-        for label, make in scenarios(args.cases).items():
+        for label, make in scenarios(args.cases, cursor_of_page(base, token, 21)).items():
             if args.only and args.only not in label:
                 continue
             if args.driver == "wrk":

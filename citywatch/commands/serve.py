@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def build_app():  # type: ignore[no-untyped-def]
     """The app of $CITYWATCH_CONFIG (uvicorn factory for `--workers` > 1)."""
-    from api.app import create_app
+    from api.app import create_app, freeze_startup_heap
     from api.db import open_database
     from citywatch.config import load_config
     from citywatch.events import register_cameras
@@ -35,7 +35,9 @@ def build_app():  # type: ignore[no-untyped-def]
     config = load_config(os.environ["CITYWATCH_CONFIG"])
     database = open_database(config.storage.database_url)
     register_cameras(database, config.cameras)
-    return create_app(config, database)
+    app = create_app(config, database)
+    freeze_startup_heap()
+    return app
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

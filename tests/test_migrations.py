@@ -1,0 +1,31 @@
+"""The Alembic migrations build exactly the schema the models describe, on SQLite and PostgreSQL."""
+
+# ruff: noqa: F811  (fixtures imported from tests.ledger_support)
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from api import workflow
+from api.db import Base, open_database
+from api.models import WORKING_CASE
+from tests.ledger_support import BACKENDS, database_url, pg_template  # noqa: F401
+
+
+@pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
+def test_migrated_schema_matches_the_models(database_url: str) -> None:
+    database = open_database(database_url)
+    try:
+        with database.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": False})
+            differences = compare_metadata(context, Base.metadata)
+    finally:
+        database.dispose()
+    assert differences == [], f"models and migrations differ: {differences}"
+
+
+def test_the_working_cases_index_covers_exactly_the_statuses_with_a_deadline() -> None:
+    quoted = ", ".join(f"'{status}'" for status in workflow.DEADLINE_STATUSES)
+    assert WORKING_CASE == f"status IN ({quoted})"
