@@ -28,4 +28,4 @@ def test_migrated_schema_matches_the_models(database_url: str) -> None:
 
 def test_the_working_cases_index_covers_exactly_the_statuses_with_a_deadline() -> None:
     quoted = ", ".join(f"'{status}'" for status in workflow.DEADLINE_STATUSES)
-    assert WORKING_CASE == f"status IN ({quoted})"
+    assert f"status IN ({quoted})" == WORKING_CASE

@@ -26,7 +26,7 @@ from api.cache import page_total
 from api.deps import Context, DbSession, Operator, require_role
 from api.models import Camera, Case, CaseAction, Event
 from api.responses import FastJSONResponse
-from api.routes.events import event_out
+from api.routes.events import EVENT_PAYLOAD_COLUMNS, event_out, event_payload_fast
 from api.schemas import (
     CaseActionOut,
     CaseDetail,
@@ -147,7 +147,10 @@ def list_cases(
     query = filters.apply(select(*(Case.__table__.c[name] for name in ledger.CASE_PAYLOAD_COLUMNS)), now)
     if after is not None:
         if offset:
-            raise HTTPException(422, detail="give either `after` or `offset`, not both")
+            raise RequestValidationError(
+                [{"type": "value_error", "loc": ("query", "after"), "msg": "give either `after` or `offset`, not both",
+                  "input": after}]
+            )
         created_at, case_id = decode_cursor(after)
         query = query.where(tuple_(Case.created_at, Case.id) < (created_at, case_id))  # typed by the columns
     page = query.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit).offset(offset)
@@ -284,9 +287,29 @@ def _detail(session: DbSession, case: Case) -> CaseDetail:
     summary="One case with its events and audit trail",
     responses={404: {"model": Problem, "description": "No such case"}, **AUTH_RESPONSES},
 )
-def get_case(case_id: RowId, session: DbSession) -> CaseDetail:
+def get_case(case_id: RowId, context: Context) -> FastJSONResponse:
     """The case, its evidence (newest 200 events) and every step on its record, oldest first."""
-    return _detail(session, _get(session, case_id))
+    now = datetime.now(UTC)
+    case_columns = [Case.__table__.c[name] for name in ledger.CASE_PAYLOAD_COLUMNS]
+    event_columns = [Event.__table__.c[name] for name in EVENT_PAYLOAD_COLUMNS]
+    with context.database.read_session() as session:  # Core rows, as in the lists: read-only
+        connection = session.connection()
+        row = connection.execute(select(*case_columns).where(Case.id == case_id)).first()
+        if row is None:
+            raise HTTPException(404, detail=f"case {case_id} not found")
+        events = connection.execute(
+            select(*event_columns)
+            .where(Event.case_id == case_id)
+            .order_by(Event.occurred_at.desc(), Event.id.desc())
+            .limit(200)
+        )
+        detail = ledger.case_payload_fast(row._asdict(), now)
+        detail["events"] = [event_payload_fast(event._asdict()) for event in events]
+        actions = connection.execute(
+            select(*CaseAction.__table__.columns).where(CaseAction.case_id == case_id).order_by(CaseAction.id)
+        )
+        detail["actions"] = [ledger.action_payload(action) for action in actions]
+    return FastJSONResponse(detail)
 
 
 @router.post(
