@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from api.db import Database
 from api.deps import AppContext
 from api.errors import install_error_handlers
-from api.routes import cameras, cases, console, events, health, metrics, mode, stats, users
+from api.routes import cameras, case_photos, cases, console, events, health, metrics, mode, stats, users
 from citywatch import __version__
 from citywatch.config import CitywatchConfig
 
@@ -48,6 +48,7 @@ def create_app(
     app.include_router(cameras.router)
     app.include_router(events.router)
     app.include_router(cases.router)
+    app.include_router(case_photos.router)
     app.include_router(stats.router)
     app.include_router(users.router)
     app.include_router(mode.router)

@@ -1,7 +1,9 @@
 """A tiny per-app TTL cache for expensive reads on big ledgers (counts, statistics).
 
-Only results over a size threshold are kept, so small ledgers (and tests) always read fresh
-values; on a big one a list's `total` or the statistics may be up to `ttl_s` seconds old.
+Statistics and list counts over a size threshold (`BIG`) are kept for `ttl_s` seconds, so on a
+big ledger they may be that old. Smaller list counts are kept too, but keyed on the database's
+write version: a write made through this process shows in the next answer, one made by another
+process (a separate pipeline node, another API worker) within 5 s.
 
 No request waits for a recomputation it does not need:
 - an expired value is still served (for at most `stale_s` more) while one background thread
@@ -127,6 +129,27 @@ def page_total(
     if exact_if_last and shown < limit and (shown > 0 or offset == 0):
         return offset + shown
     database = context.database
-    return app_cache(context.extras).get_or_compute(
-        key, lambda: database.read_scalar(count) or 0, keep=lambda n: n > BIG
-    )
+
+    def compute() -> int:
+        return database.read_scalar(count) or 0
+
+    def big(n: int) -> bool:
+        return n > BIG
+
+    found, total = app_cache(context.extras).get_cached(key, compute, big)
+    if found:  # a big count: time-based (may be up to the TTL old)
+        return total  # type: ignore[return-value]
+    # a small count: kept until this process writes (write_version) or for at most 5 s (other processes)
+    total = small_count_cache(context.extras).get_or_compute((key, database.write_version), compute, lambda n: True)
+    if big(total):
+        app_cache(context.extras).get_or_compute(key, lambda: total, big)
+    return total
+
+
+def small_count_cache(extras: dict[str, Any]) -> TtlCache:
+    """The cache of small list counts of one app: exact for this process's own writes (its keys
+    carry `Database.write_version`), at most 5 s behind another process's; never served stale."""
+    cache = extras.get("small_count_cache")
+    if cache is None:
+        cache = extras.setdefault("small_count_cache", TtlCache(ttl_s=5.0, stale_s=0.0))
+    return cache

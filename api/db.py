@@ -40,6 +40,9 @@ class Database:
     subscribers: list[Callable[[list[tuple[str, dict[str, Any]]]], None]] = field(default_factory=list)
     #: Sessions in autocommit mode, for requests that only read (see `read_session`).
     readers: sessionmaker[Session] | None = None
+    #: Bumped by every commit that wrote through this object's engine: caches of small answers
+    #: key on it, so this process's own writes show at once (`api.cache.page_total`).
+    write_version: int = 0
 
     def _after_commit(self, session: Session) -> None:
         messages = session.info.pop("citywatch_outbox", None)
@@ -173,6 +176,27 @@ def _ping_idle_connections(engine: Engine, idle_s: float = PING_IDLE_S) -> None:
                 dbapi_connection.rollback()
 
 
+def _count_writes(engine: Engine, database: Database) -> None:
+    """Bump `database.write_version` when a transaction that wrote commits (statements that are not
+    compiled SELECTs count as writes, to be safe); a rolled-back one leaves it as it was."""
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _mark(connection, _cursor, _statement, _parameters, context, _executemany) -> None:  # type: ignore[no-untyped-def]
+        if context is None or context.isinsert or context.isupdate or context.isdelete or context.compiled is None:
+            connection.info["citywatch_wrote"] = True
+
+    @event.listens_for(engine, "commit")
+    def _commit(connection) -> None:  # type: ignore[no-untyped-def]
+        if connection.info.pop("citywatch_wrote", False):
+            database.write_version += 1
+
+    @event.listens_for(engine, "rollback")
+    def _rollback(connection) -> None:  # type: ignore[no-untyped-def]
+        if connection.invalidated:  # a lost connection: its info went with it, and asking would raise
+            return
+        connection.info.pop("citywatch_wrote", None)
+
+
 def open_database(url: str, create: bool = True) -> Database:
     """Open (and by default create the schema of) the database at a SQLAlchemy URL."""
     parsed = make_url(url)
@@ -193,6 +217,7 @@ def open_database(url: str, create: bool = True) -> Database:
     else:
         _ping_idle_connections(engine)
     database = Database(url, engine, sessionmaker(engine, expire_on_commit=False))
+    _count_writes(engine, database)
     database.readers = sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
     event.listen(database.sessions, "after_commit", database._after_commit)
     event.listen(database.sessions, "after_rollback", lambda session: session.info.pop("citywatch_outbox", None))

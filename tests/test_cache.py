@@ -97,3 +97,32 @@ def test_failures_never_poison_the_cache() -> None:
     else:
         raise AssertionError("a failed computation on a miss must reach the caller")
     assert fresh.get_or_compute("m", lambda: 3, keep=lambda v: True) == 3
+
+
+def test_the_write_version_moves_only_when_a_write_commits(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from api.db import open_database
+    from api.models import Camera
+
+    database = open_database(f"sqlite:///{tmp_path / 'v.db'}")
+    try:
+        start = database.write_version
+        with database.read_session() as session:
+            session.scalars(select(Camera)).all()
+        with database.session() as session:
+            session.scalars(select(Camera)).all()
+        assert database.write_version == start  # reads, committed or not, are not writes
+        with database.session() as session:
+            session.add(Camera(id="cam-v", name="v", district="", street="", source="", enabled=True))
+        assert database.write_version == start + 1
+        try:
+            with database.session() as session:
+                session.add(Camera(id="cam-w", name="w", district="", street="", source="", enabled=True))
+                session.flush()
+                raise RuntimeError("abandon")
+        except RuntimeError:
+            pass
+        assert database.write_version == start + 1  # rolled back: nothing changed
+    finally:
+        database.dispose()

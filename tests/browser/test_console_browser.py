@@ -28,7 +28,7 @@ from api.routes import live
 from citywatch.config import CitywatchConfig
 from citywatch.events import EventRecord, EventSink, register_cameras
 from tests.browser.conftest import CitywatchProcess, ThreadServer, screenshot, sign_in
-from tests.conftest import demo_config_dict, write_config
+from tests.conftest import SHARED, demo_config_dict, write_config
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
@@ -125,8 +125,10 @@ def _work_an_alert_to_closure(page, server, tokens) -> None:  # type: ignore[no-
     page.wait_for_selector('#case-status[data-status="dispatched"]')
     page.click("#btn-handled")
     page.fill("#f-note", "车辆已驶离，已告知司机")
+    page.set_input_files("#f-photos", str(SHARED / "media" / "dog.jpg"))  # the team's on-site photo
     page.click("#dialog-ok")
     page.wait_for_selector('#case-status[data-status="handled"]')
+    page.wait_for_selector("#audit .attachments img.photo[src]")  # uploaded, cited, shown back
     page.click("#btn-verified")
     page.click("#dialog-ok")
     page.wait_for_selector('#case-status[data-status="verified"]')

@@ -78,6 +78,17 @@ export const listCameras = () => api("/api/cameras");
 export const getCamera = (id) => api(`/api/cameras/${encodeURIComponent(id)}`);
 export const listCases = (query) => api("/api/cases", { query: { limit: 500, ...query } });
 export const getCase = (id) => api(`/api/cases/${id}`);
+/** Upload one photo (JPEG/PNG) for a case step; answers {url, name, bytes, width, height}. */
+export async function uploadCasePhoto(id, file) {
+  const form = new FormData();
+  form.append("file", file, file.name);
+  const headers = { Accept: "application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const response = await fetch(`/api/cases/${id}/photos`, { method: "POST", headers, body: form });
+  const data = await response.json();
+  if (!response.ok) throw new ApiError(response.status, data && data.detail !== undefined ? data.detail : data);
+  return data;
+}
 export const transitionCase = (id, to, body = {}) => api(`/api/cases/${id}/transitions`, { method: "POST", body: { to, ...body } });
 export const getMode = () => api("/api/mode");
 export const setMode = (mode) => api("/api/mode", { method: "PUT", body: { mode } });

@@ -55,11 +55,20 @@ async function runTransition(c, to) {
     body = { team: answer.team, deadline: new Date(Date.now() + Number(answer.hours) * 3600e3).toISOString(), note: answer.note || undefined };
   } else {
     const required = to === "handled" || to === "rejected";
+    // 处置照片: the team's on-site photos, uploaded before the step that cites them
+    const photos = to === "handled" ? h("input#f-photos", { type: "file", accept: "image/jpeg,image/png", multiple: true }) : null;
     const answer = await modal(`${transitionLabel(c, to)} · #${c.id}`, h("div",
       h("label", { for: "f-note" }, to === "handled" ? t("c.disposal") : t("c.note")),
-      h("textarea#f-note", { name: "note", rows: 3, required })), { okText: transitionLabel(c, to), danger: to === "rejected" });
+      h("textarea#f-note", { name: "note", rows: 3, required }),
+      photos ? [h("label", { for: "f-photos" }, t("c.handlingPhotos")), photos] : null), { okText: transitionLabel(c, to), danger: to === "rejected" });
     if (!answer) return;
     body = { note: answer.note || undefined };
+    if (photos && photos.files.length) {
+      try {
+        body.attachments = [];
+        for (const file of photos.files) body.attachments.push((await API.uploadCasePhoto(c.id, file)).url);
+      } catch (err) { toast(errorText(err), "error"); return; }
+    }
   }
   try {
     await API.transitionCase(c.id, to, body);
@@ -84,7 +93,15 @@ function auditEntry(a) {
     h("div", `${t(`au.${a.action}`) === a.action ? a.action : t(`au.${a.action}`)} ${change}`),
     extra ? h("div.muted", extra) : null,
     a.note ? h("div", `“${a.note}”`) : null,
-    (a.attachments || []).length ? h("div", a.attachments.map((x) => h("a", { href: x, target: "_blank" }, x.split("/").pop()))) : null);
+    (a.attachments || []).length ? h("div.attachments", a.attachments.map(attachment)) : null);
+}
+
+/** An uploaded case photo as a thumbnail (fetched with the token); any other reference as a link. */
+function attachment(ref) {
+  if (!/^\/api\/cases\/\d+\/photos\/[0-9a-f]{64}\.(jpg|png)$/.test(ref)) return h("a", { href: ref, target: "_blank", rel: "noopener" }, ref.split("/").pop());
+  const img = h("img.photo", { alt: t("c.handlingPhotos"), loading: "lazy" });
+  API.loadImage(img, ref);
+  return img;
 }
 
 async function renderCase(id) {

@@ -1,0 +1,115 @@
+"""Case photos: the enforcement team's on-site pictures (处置照片), uploaded and served back.
+
+`POST /api/cases/{id}/photos` (operator) takes one JPEG or PNG as multipart `file`, checks that it
+really is one (magic bytes, then a full decode with OpenCV), writes it under
+`<evidence_dir>/cases/<id>/` named by its SHA-256 (an upload repeated is stored once) and answers
+its URL; that URL goes into the `attachments` of the transition it documents (`handled`, usually).
+The file is on disk before any action can reference it, as with event evidence.
+`GET /api/cases/{id}/photos/{name}` serves it back to viewers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import cv2
+import numpy as np
+from fastapi import APIRouter, Depends, File, HTTPException, UploadFile
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+
+from api.auth_responses import AUTH_RESPONSES
+from api.deps import Context, DbSession, Operator, require_role
+from api.models import Case
+from api.schemas import Problem
+
+router = APIRouter(prefix="/api/cases", tags=["cases"], dependencies=[Depends(require_role("viewer"))])
+
+#: Largest accepted photo (a phone JPEG is 2-6 MB).
+MAX_PHOTO_BYTES = 15 * 1024 * 1024
+_KINDS = {b"\xff\xd8\xff": "jpg", b"\x89PNG\r\n\x1a\n": "png"}
+_NAME = re.compile(r"^[0-9a-f]{64}\.(jpg|png)$")
+CaseId = Annotated[int, PathParam(ge=1, le=2_147_483_647, description="Case id.")]
+
+
+class PhotoOut(BaseModel):
+    """A stored photo: put `url` in a transition's `attachments`."""
+
+    url: str = Field(examples=["/api/cases/42/photos/9f86d0…b0f00a08.jpg"])
+    name: str
+    bytes: int
+    width: int
+    height: int
+
+
+def photo_dir(evidence_dir: str, case_id: int) -> Path:
+    """Where the photos of one case live."""
+    return Path(evidence_dir) / "cases" / str(case_id)
+
+
+def _kind(data: bytes) -> str | None:
+    return next((kind for magic, kind in _KINDS.items() if data.startswith(magic)), None)
+
+
+@router.post(
+    "/{case_id}/photos",
+    response_model=PhotoOut,
+    status_code=201,
+    summary="Upload a photo for a case step",
+    responses={
+        404: {"model": Problem, "description": "No such case"},
+        413: {"model": Problem, "description": "Over 15 MB"},
+        415: {"model": Problem, "description": "Not a JPEG or PNG image"},
+        **AUTH_RESPONSES,
+    },
+)
+def upload_photo(
+    case_id: CaseId, file: Annotated[UploadFile, File(description="A JPEG or PNG.")], session: DbSession,
+    context: Context, user: Operator,
+) -> PhotoOut:
+    """Store one photo (JPEG or PNG, up to 15 MB) and answer its URL for a transition's `attachments`."""
+    if session.get(Case, case_id) is None:
+        raise HTTPException(404, detail=f"case {case_id} not found")
+    data = file.file.read(MAX_PHOTO_BYTES + 1)
+    if len(data) > MAX_PHOTO_BYTES:
+        raise HTTPException(413, detail=f"photo over {MAX_PHOTO_BYTES // (1024 * 1024)} MB")
+    kind = _kind(data)
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if kind else None
+    if image is None:
+        raise HTTPException(415, detail=f"{file.filename or 'the file'} is not a readable JPEG or PNG image")
+    name = f"{hashlib.sha256(data).hexdigest()}.{kind}"
+    folder = photo_dir(context.config.storage.evidence_dir, case_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / name
+    if not target.exists():  # write then rename: a reader never sees half a photo
+        with tempfile.NamedTemporaryFile(dir=folder, suffix=".part", delete=False) as part:
+            part.write(data)
+            part.flush()
+            os.fsync(part.fileno())
+        os.replace(part.name, target)
+    height, width = image.shape[:2]
+    return PhotoOut(
+        url=f"/api/cases/{case_id}/photos/{name}", name=name, bytes=len(data), width=width, height=height
+    )
+
+
+@router.get(
+    "/{case_id}/photos/{name}",
+    summary="One photo of a case",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}, 404: {"model": Problem}, **AUTH_RESPONSES},
+)
+def get_photo(case_id: CaseId, name: Annotated[str, PathParam(max_length=80)], context: Context) -> FileResponse:
+    """A photo uploaded for this case (the `url` the upload answered)."""
+    if not _NAME.fullmatch(name):  # only names this service made: no path ever comes from the request
+        raise HTTPException(404, detail="no such photo")
+    file = photo_dir(context.config.storage.evidence_dir, case_id) / name
+    if not file.is_file():
+        raise HTTPException(404, detail="no such photo")
+    return FileResponse(file, media_type="image/png" if name.endswith(".png") else "image/jpeg")
