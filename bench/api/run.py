@@ -208,7 +208,7 @@ def drive_wrk(base: str, token: str, make, clients: int, seconds: float) -> dict
 
     def wrk(duration: float) -> str:
         return subprocess.run(
-            ["wrk", "-t", "2", "-c", str(clients), "-d", f"{duration:g}s", "--latency", "-s", script,
+            ["wrk", "-t", str(min(2, clients)), "-c", str(clients), "-d", f"{duration:g}s", "--latency", "-s", script,
              "-H", f"Authorization: Bearer {token}", base],
             capture_output=True, text=True, check=True, timeout=duration + 60, env=env,
         ).stdout
