@@ -63,6 +63,7 @@ def _kind(data: bytes) -> str | None:
     status_code=201,
     summary="Upload a photo for a case step",
     responses={
+        400: {"model": Problem, "description": "The body is not valid multipart form data"},
         404: {"model": Problem, "description": "No such case"},
         413: {"model": Problem, "description": "Over 15 MB"},
         415: {"model": Problem, "description": "Not a JPEG or PNG image"},
