@@ -104,20 +104,26 @@ class PageGuard:
     def __init__(self, page) -> None:  # type: ignore[no-untyped-def]
         self.page = page
         self.problems: list[str] = []
-        self.allowed_missing: set[str] = set()
+        self.allowed: set[tuple[str, int]] = set()
         page.on("pageerror", lambda error: self.problems.append(f"pageerror: {error}"))
         page.on("console", self._console)
         page.on("request", self._request)
 
     def allow_missing(self, url_path: str) -> None:
         """Tolerate a 404 from an endpoint another module has not shipped yet."""
-        self.allowed_missing.add(url_path)
+        self.allow_status(url_path, 404)
+
+    def allow_status(self, url_path: str, status: int) -> None:
+        """Tolerate the browser's console error for an answer the test provokes on purpose
+        (e.g. a 409 for a duplicate ticket, which the page must show as a message)."""
+        self.allowed.add((url_path, status))
 
     def _console(self, message) -> None:  # type: ignore[no-untyped-def]
         if message.type != "error":
             return
         url = message.location.get("url") or ""
-        if "404" in message.text and urlsplit(url).path in self.allowed_missing:
+        path = urlsplit(url).path
+        if any(path == allowed and f"status of {status}" in message.text for allowed, status in self.allowed):
             return
         self.problems.append(f"console error: {message.text} at {url}")
 

@@ -311,3 +311,56 @@ def test_statistics_page(seeded, console_page) -> None:  # type: ignore[no-untyp
     assert page.inner_text("#kpi-ontime") == "83%"  # 40 of 48 closed cases were handled in time
     page.wait_for_timeout(300)
     screenshot(page, "stats")
+
+
+def test_hotline_intake_and_board_filters(seeded, console_page) -> None:  # type: ignore[no-untyped-def]
+    """A 12345 call typed in by an operator becomes a registered case; the board's columns count
+    from the API and filter by district, type and overdue."""
+    page = console_page
+    server, tokens, _ = seeded
+    if not _mode_api(server.base, tokens["admin"]):
+        page.guard.allow_missing("/api/mode")
+    sign_in(page, server.base, tokens["operator"])
+    page.click('a[href="#/cases"]')
+    page.wait_for_selector('#board .column[data-status="new"] .case-card')  # the ten alerts' one case
+    assert page.inner_text('#board .column[data-status="new"] .count') == "1"
+
+    page.click("#btn-hotline")
+    page.fill("#f-ticket", "12345-20261128-0042")
+    page.select_option("#f-type", "litter")
+    page.fill("#f-location", "东市场北门")
+    page.select_option("#f-district", "新华区")
+    page.fill("#f-street", "东关街道")
+    page.select_option("#f-camera", "market-east")
+    page.fill("#f-description", "市民反映北门口垃圾堆放三天未清运")
+    page.click("#dialog-ok")
+    page.wait_for_selector('#case-status[data-status="registered"]')
+    case_id = int(page.evaluate("location.hash").rsplit("/", 1)[1])
+    created = httpx.get(f"{server.base}/api/cases/{case_id}", headers=_bearer(tokens["viewer"])).json()
+    assert (created["source"], created["type"]) == ("hotline", "litter")
+    assert created["hotline_ticket"] == "12345-20261128-0042"
+    assert (created["district"], created["street"], created["camera_id"]) == ("新华区", "东关街道", "market-east")
+    assert "wang.li" in page.inner_text("#audit")
+
+    page.click('a[href="#/cases"]')
+    page.wait_for_selector(f'#board .column[data-status="registered"] .case-card[data-id="{case_id}"]')
+    assert "12345-20261128-0042" in page.inner_text(f'.case-card[data-id="{case_id}"]')
+    screenshot(page, "board")
+    page.select_option("#board-type", "litter")
+    page.wait_for_selector('#board .column[data-status="new"] .case-card', state="detached")
+    assert page.locator("#board .case-card").count() == 1
+    page.check("#board-overdue")
+    page.wait_for_selector("#board .case-card", state="detached")  # nothing is overdue yet
+    page.uncheck("#board-overdue")
+    page.select_option("#board-type", "")
+    page.wait_for_selector('#board .column[data-status="new"] .case-card')
+    # the same ticket twice is refused, and the form says why
+    page.guard.allow_status("/api/cases", 409)
+    page.click("#btn-hotline")
+    page.fill("#f-ticket", "12345-20261128-0042")
+    page.fill("#f-location", "x")
+    page.fill("#f-description", "y")
+    page.click("#dialog-ok")
+    page.wait_for_selector(".toast.error")
+    assert httpx.get(f"{server.base}/api/cases", params={"source": "hotline"},
+                     headers=_bearer(tokens["viewer"])).json()["total"] == 1

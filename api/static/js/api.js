@@ -78,6 +78,7 @@ export const listCameras = () => api("/api/cameras");
 export const getCamera = (id) => api(`/api/cameras/${encodeURIComponent(id)}`);
 export const listCases = (query) => api("/api/cases", { query: { limit: 500, ...query } });
 export const getCase = (id) => api(`/api/cases/${id}`);
+export const createHotlineCase = (body) => api("/api/cases", { method: "POST", body });
 /** Upload one photo (JPEG/PNG) for a case step; answers {url, name, bytes, width, height}. */
 export async function uploadCasePhoto(id, file) {
   const form = new FormData();

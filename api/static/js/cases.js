@@ -15,22 +15,79 @@ function place(c) {
 }
 
 // ---- board ----
+const TYPES = ["illegal_parking", "non_motor_parking", "litter", "waterlogging"];
+const boardFilters = { district: "", type: "", overdue: false };
+const PER_COLUMN = 60;
+
+function districts() {
+  return [...new Set(store.cameras.map((c) => c.district).filter(Boolean))].sort();
+}
+
+/** One request per column: its `total` is the true count, its items the newest cases of that
+ *  status (so an old open case never falls off the board behind newer closed ones). */
+async function loadColumns() {
+  const query = { district: boardFilters.district, type: boardFilters.type, overdue: boardFilters.overdue ? "true" : undefined };
+  const pages = await Promise.all(COLUMNS.concat("rejected").map((status) => API.listCases({ ...query, status, limit: PER_COLUMN })));
+  return Object.fromEntries(COLUMNS.concat("rejected").map((status, i) => [status, pages[i]]));
+}
+
 async function renderBoard() {
-  const list = API.items(await API.listCases());
-  const byStatus = Object.fromEntries(COLUMNS.map((s) => [s, []]));
-  for (const c of list) (byStatus[c.status] || (byStatus[c.status] = [])).push(c);
+  const pages = await loadColumns();
+  if (!root || args?.name === "case") return;
   const card = (c) => h("a.case-card", { href: `#/case/${c.id}`, class: c.overdue ? "overdue" : "", dataset: { id: c.id } },
     h("div.row-top", h("b", `#${c.id} ${typeName(c.type)}`), c.overdue ? h("span.overdue-tag", t("c.overdue")) : null),
     h("div.meta", place(c) || c.camera_id || "—"),
+    c.source === "hotline" ? h("div.meta", `${t("c.hotline")}: ${c.hotline_ticket}`) : null,
     c.team ? h("div.meta", `${t("c.team")}: ${c.team}`) : null,
     c.deadline ? h("div.meta", `${t("c.deadline")}: ${fmtDateTime(c.deadline)}`) : null,
     h("div.meta", `${t("c.events")}: ${c.event_count ?? 0} · ${fmtDateTime(c.created_at)}`));
-  const columns = COLUMNS.map((status) => h("div.column", { dataset: { status } },
-    h("h3", h("span", statusName(status)), h("span", String(byStatus[status].length))),
-    byStatus[status].sort((a, b) => (b.overdue - a.overdue) || (b.id - a.id)).slice(0, 60).map(card)));
-  const rejected = (byStatus.rejected || []).length;
-  clear(root).append(h("div.filters", h("b", t("nav.cases")), h("span.muted", `${list.length} · ${t("c.overdue")}: ${list.filter((c) => c.overdue).length}${rejected ? ` · ${statusName("rejected")}: ${rejected}` : ""}`)),
-    list.length ? h("div.board#board", columns) : h("p.muted", t("c.none")));
+  const columns = COLUMNS.map((status) => {
+    const page = pages[status];
+    const list = API.items(page).slice().sort((a, b) => (b.overdue - a.overdue) || (b.id - a.id));
+    return h("div.column", { dataset: { status } },
+      h("h3", h("span", statusName(status)), h("span.count", String(page.total ?? list.length))), list.map(card));
+  });
+  const total = COLUMNS.reduce((n, s) => n + (pages[s].total || 0), 0);
+  const rejected = pages.rejected.total || 0;
+  const select = (id, value, options, label, onchange) => h(`select#${id}`, { "aria-label": label, onchange },
+    h("option", { value: "" }, `${label}: ${t("f.all")}`), options.map(([v, text]) => h("option", { value: v, selected: v === value }, text)));
+  const filters = h("div.filters",
+    h("b", t("nav.cases")),
+    select("board-district", boardFilters.district, districts().map((d) => [d, d]), t("f.district"),
+      (e) => { boardFilters.district = e.target.value; renderBoard().catch(() => {}); }),
+    select("board-type", boardFilters.type, TYPES.map((x) => [x, typeName(x)]), t("f.type"),
+      (e) => { boardFilters.type = e.target.value; renderBoard().catch(() => {}); }),
+    h("label.check", h("input#board-overdue", { type: "checkbox", checked: boardFilters.overdue,
+      onchange: (e) => { boardFilters.overdue = e.target.checked; renderBoard().catch(() => {}); } }), t("c.overdueOnly")),
+    h("span.muted#board-summary", `${t("c.total")}: ${total}${rejected ? ` · ${statusName("rejected")}: ${rejected}` : ""}`),
+    can("cases") ? h("button.primary#btn-hotline", { type: "button", onclick: openHotline }, t("c.newHotline")) : null);
+  clear(root).append(filters, total ? h("div.board#board", columns) : h("p.muted", t("c.none")));
+}
+
+/** 12345 热线工单 → a case in the same workflow (it starts 立案). */
+async function openHotline() {
+  const field = (id, label, input) => [h("label", { for: id }, label), input];
+  const answer = await modal(t("c.newHotline"), h("div",
+    field("f-ticket", t("c.ticket"), h("input#f-ticket", { name: "ticket", required: true, autocomplete: "off", placeholder: "12345-20261128-0042" })),
+    field("f-type", t("f.type"), h("select#f-type", { name: "type" }, TYPES.map((x) => h("option", { value: x }, typeName(x))))),
+    field("f-location", t("c.location"), h("input#f-location", { name: "location", required: true, autocomplete: "off" })),
+    field("f-district", t("f.district"), h("select#f-district", { name: "district" }, h("option", { value: "" }, "—"),
+      districts().map((d) => h("option", { value: d, selected: d === boardFilters.district }, d)))),
+    field("f-street", t("f.street"), h("input#f-street", { name: "street", autocomplete: "off" })),
+    field("f-camera", t("f.camera"), h("select#f-camera", { name: "camera_id" }, h("option", { value: "" }, "—"),
+      store.cameras.map((c) => h("option", { value: c.id }, c.name || c.id)))),
+    field("f-description", t("c.description"), h("textarea#f-description", { name: "description", rows: 3, required: true }))),
+  { okText: t("c.newHotline") });
+  if (!answer) return;
+  try {
+    const created = await API.createHotlineCase({
+      source: "hotline", ticket: answer.ticket.trim(), type: answer.type, location: answer.location.trim(),
+      description: answer.description.trim(), district: answer.district, street: answer.street.trim(),
+      camera_id: answer.camera_id || undefined,
+    });
+    toast(`#${created.id} ${t("cs.registered")}`, "ok");
+    location.hash = `#/case/${created.id}`;
+  } catch (err) { toast(errorText(err), "error"); }
 }
 
 // ---- case page ----

@@ -117,7 +117,9 @@ export function fmtDuration(seconds) {
 Object.assign(STRINGS, {
   "cs.registered": ["已立案", "Registered"],
   "t.registered": ["立案", "Register"], "t.rejected": ["不予立案", "Reject"], "t.dispatched": ["派遣", "Dispatch"],
-  "c.handlingPhotos": ["处置照片", "On-site photos"], "t.redispatch": ["退回重办", "Send back"], "t.handled": ["记录处置", "Record handling"],
+  "c.handlingPhotos": ["处置照片", "On-site photos"], "c.newHotline": ["新建热线工单", "New hotline case"],
+  "c.ticket": ["工单号", "Ticket"], "c.description": ["诉求内容", "Description"],
+  "c.hotline": ["12345 工单", "Hotline ticket"], "c.overdueOnly": ["只看超时", "Overdue only"], "c.total": ["合计", "Total"], "t.redispatch": ["退回重办", "Send back"], "t.handled": ["记录处置", "Record handling"],
   "t.verified": ["核查通过", "Verify"], "t.closed": ["结案", "Close"],
   "c.hours": ["处置时限", "Time allowed"], "c.h": ["小时", "h"], "c.teams": ["第一中队,第二中队,第三中队,机动中队,市容环卫队", "Squad 1,Squad 2,Squad 3,Mobile squad,Sanitation team"],
   "c.location": ["位置", "Location"], "c.source": ["来源", "Source"], "c.priority": ["优先级", "Priority"],
