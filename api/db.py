@@ -168,12 +168,11 @@ def _ping_idle_connections(engine: Engine, idle_s: float = PING_IDLE_S) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("SELECT 1")
             cursor.close()
-        except Exception as exc:
-            raise DisconnectionError(f"pooled connection is dead: {exc}") from exc
-        finally:
-            # psycopg opens a transaction for the ping unless autocommit: end it
+            # psycopg opened a transaction for the ping unless in autocommit: end it
             if not getattr(dbapi_connection, "autocommit", True):
                 dbapi_connection.rollback()
+        except Exception as exc:
+            raise DisconnectionError(f"pooled connection is dead: {exc}") from exc
 
 
 def _count_writes(engine: Engine, database: Database) -> None:
