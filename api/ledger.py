@@ -59,42 +59,6 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def case_payload(case: Case, now: datetime | None = None) -> dict[str, Any]:
-    """The JSON-ready description of a case (API, MQTT `citywatch/cases`, webhooks, CSV)."""
-    now = now or datetime.now(UTC)
-    return {
-        "id": case.id,
-        "type": case.type,
-        "status": case.status,
-        "status_label": workflow.LABELS.get(case.status, case.status),
-        "priority": case.priority,
-        "source": case.source,
-        "hotline_ticket": case.hotline_ticket,
-        "camera_id": case.camera_id,
-        "zone_id": case.zone_id,
-        "rule_id": case.rule_id,
-        "location": case.location,
-        "district": case.district,
-        "street": case.street,
-        "description": case.description,
-        "team": case.team,
-        "deadline": _iso(case.deadline),
-        "overdue": workflow.is_overdue(case.status, case.deadline, now),
-        "reject_reason": case.reject_reason,
-        "disposal_note": case.disposal_note,
-        "event_count": case.event_count or 0,
-        "last_event_at": _iso(case.last_event_at),
-        "created_at": _iso(case.created_at),
-        "updated_at": _iso(case.updated_at),
-        "registered_at": _iso(case.registered_at),
-        "dispatched_at": _iso(case.dispatched_at),
-        "handled_at": _iso(case.handled_at),
-        "verified_at": _iso(case.verified_at),
-        "closed_at": _iso(case.closed_at),
-        "allowed_transitions": list(workflow.allowed(case.status)),
-    }
-
-
 #: The stored columns of a case that its payload shows, in payload order.
 CASE_PAYLOAD_COLUMNS: tuple[str, ...] = (
     "id", "type", "status", "priority", "source", "hotline_ticket", "camera_id", "zone_id", "rule_id",
@@ -102,20 +66,26 @@ CASE_PAYLOAD_COLUMNS: tuple[str, ...] = (
     "event_count", "last_event_at", "created_at", "updated_at", "registered_at", "dispatched_at",
     "handled_at", "verified_at", "closed_at",
 )
-_ALLOWED_LISTS = {status: list(workflow.allowed(status)) for status in workflow.LABELS}
+#: The same as table columns, for reads that select exactly what a payload needs.
+CASE_COLUMNS = tuple(Case.__table__.c[name] for name in CASE_PAYLOAD_COLUMNS)
 
 
-def case_payload_fast(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    """`case_payload` of a row of `CASE_PAYLOAD_COLUMNS` (a list page's hot path): the same keys
-    and values, but timestamps stay `datetime`s for orjson to write (ISO 8601, as `_iso` would)."""
+def case_row_payload(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """The description of a case from its `CASE_PAYLOAD_COLUMNS`, timestamps left as `datetime`s
+    (the API writes them with orjson; `case_payload` turns them into ISO 8601 strings)."""
     payload = dict(row)
     status = payload["status"]
     payload["status_label"] = workflow.LABELS.get(status, status)
     payload["overdue"] = workflow.is_overdue(status, payload["deadline"], now)
     payload["event_count"] = payload["event_count"] or 0
-    allowed = _ALLOWED_LISTS.get(status)
-    payload["allowed_transitions"] = list(allowed) if allowed is not None else list(workflow.allowed(status))
+    payload["allowed_transitions"] = list(workflow.allowed(status))
     return payload
+
+
+def case_payload(case: Case, now: datetime | None = None) -> dict[str, Any]:
+    """The JSON-ready description of a case (API, MQTT `citywatch/cases`, webhooks, CSV)."""
+    payload = case_row_payload({name: getattr(case, name) for name in CASE_PAYLOAD_COLUMNS}, now or datetime.now(UTC))
+    return {key: _iso(value) if isinstance(value, datetime) else value for key, value in payload.items()}
 
 
 def action_payload(action: CaseAction) -> dict[str, Any]:

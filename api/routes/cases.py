@@ -26,7 +26,7 @@ from api.cache import page_total
 from api.deps import Context, DbSession, Operator, require_role
 from api.models import Camera, Case, CaseAction, Event
 from api.responses import FastJSONResponse
-from api.routes.events import EVENT_PAYLOAD_COLUMNS, event_out, event_payload_fast
+from api.routes.events import EVENT_COLUMNS, event_out, event_row_payload
 from api.schemas import (
     CaseActionOut,
     CaseDetail,
@@ -144,7 +144,7 @@ def list_cases(
     district, street, source, creation time and overdue. A `total` over 10,000 may be up to 5 s old.
     Page with `next`/`after` (keyset) or with `offset`."""
     now = datetime.now(UTC)
-    query = filters.apply(select(*(Case.__table__.c[name] for name in ledger.CASE_PAYLOAD_COLUMNS)), now)
+    query = filters.apply(select(*ledger.CASE_COLUMNS), now)
     if after is not None:
         if offset:
             raise RequestValidationError(
@@ -156,9 +156,7 @@ def list_cases(
     page = query.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit).offset(offset)
     # Core rows, not ORM objects: a page is read-only, so it needs no identity map or change tracking
     with context.database.read_session() as session:
-        result = session.connection().execute(page)
-        keys = tuple(result.keys())
-        items = [ledger.case_payload_fast(dict(zip(keys, row, strict=True)), now) for row in result]
+        items = [ledger.case_row_payload(row._asdict(), now) for row in session.connection().execute(page)]
     total = page_total(
         context,
         ("cases", repr(sorted(filters.model_dump().items()))),
@@ -290,21 +288,19 @@ def _detail(session: DbSession, case: Case) -> CaseDetail:
 def get_case(case_id: RowId, context: Context) -> FastJSONResponse:
     """The case, its evidence (newest 200 events) and every step on its record, oldest first."""
     now = datetime.now(UTC)
-    case_columns = [Case.__table__.c[name] for name in ledger.CASE_PAYLOAD_COLUMNS]
-    event_columns = [Event.__table__.c[name] for name in EVENT_PAYLOAD_COLUMNS]
     with context.database.read_session() as session:  # Core rows, as in the lists: read-only
         connection = session.connection()
-        row = connection.execute(select(*case_columns).where(Case.id == case_id)).first()
+        row = connection.execute(select(*ledger.CASE_COLUMNS).where(Case.id == case_id)).first()
         if row is None:
             raise HTTPException(404, detail=f"case {case_id} not found")
         events = connection.execute(
-            select(*event_columns)
+            select(*EVENT_COLUMNS)
             .where(Event.case_id == case_id)
             .order_by(Event.occurred_at.desc(), Event.id.desc())
             .limit(200)
         )
-        detail = ledger.case_payload_fast(row._asdict(), now)
-        detail["events"] = [event_payload_fast(event._asdict()) for event in events]
+        detail = ledger.case_row_payload(row._asdict(), now)
+        detail["events"] = [event_row_payload(event._asdict()) for event in events]
         actions = connection.execute(
             select(*CaseAction.__table__.columns).where(CaseAction.case_id == case_id).order_by(CaseAction.id)
         )

@@ -18,7 +18,7 @@ from api.cache import page_total
 from api.deps import Context, DbSession, Operator, require_role
 from api.models import Camera, Case, Event
 from api.responses import FastJSONResponse
-from api.schemas import EventOut, EventPage, EvidenceOut, Problem, ReviewIn, ReviewOut
+from api.schemas import EventOut, EventPage, Problem, ReviewIn, ReviewOut
 
 EventId = Annotated[int, PathParam(ge=1, le=2_147_483_647, description="Event id.")]
 
@@ -27,45 +27,18 @@ router = APIRouter(
 )
 
 
-def event_out(row: Event) -> EventOut:
-    evidence = [
-        EvidenceOut(kind=item["kind"], url=f"/api/events/{row.id}/evidence/{item['kind']}.jpg")
-        for item in row.evidence or []
-    ]
-    return EventOut(
-        id=row.id,
-        uid=row.uid,
-        type=row.type,
-        camera_id=row.camera_id,
-        rule_id=row.rule_id,
-        zone_id=row.zone_id,
-        label=row.label,
-        track_id=row.track_id,
-        first_seen_s=row.first_seen_s,
-        triggered_s=row.triggered_s,
-        ended_s=row.ended_s,
-        duration_s=row.duration_s,
-        score=row.score,
-        box=row.box,
-        review_status=row.review_status,
-        review_reason=row.review_reason,
-        case_id=row.case_id,
-        occurred_at=row.occurred_at,
-        snapshot_url=f"/api/events/{row.id}/snapshot.jpg",
-        evidence=evidence,
-    )
-
-
 #: The stored columns of an event that its payload shows.
 EVENT_PAYLOAD_COLUMNS: tuple[str, ...] = (
     "id", "uid", "type", "camera_id", "rule_id", "zone_id", "label", "track_id", "first_seen_s", "triggered_s",
     "ended_s", "duration_s", "score", "box", "review_status", "review_reason", "case_id", "occurred_at", "evidence",
 )
+#: The same as table columns, for reads that select exactly what a payload needs.
+EVENT_COLUMNS = tuple(Event.__table__.c[name] for name in EVENT_PAYLOAD_COLUMNS)
 
 
-def event_payload_fast(row: Mapping[str, Any]) -> dict[str, Any]:
-    """`event_out` of a row of `EVENT_PAYLOAD_COLUMNS` as a plain dict (a list page's hot path,
-    written by orjson): the same fields, without building and re-validating a model per row."""
+def event_row_payload(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The API description of an event from its `EVENT_PAYLOAD_COLUMNS`, as a plain dict (list
+    pages write it with orjson; `event_out` validates it into the model)."""
     payload = dict(row)
     event_id = payload["id"]
     payload["snapshot_url"] = f"/api/events/{event_id}/snapshot.jpg"
@@ -74,6 +47,11 @@ def event_payload_fast(row: Mapping[str, Any]) -> dict[str, Any]:
         for item in payload["evidence"] or []
     ]
     return payload
+
+
+def event_out(row: Event) -> EventOut:
+    """The API form of an event row."""
+    return EventOut.model_validate(event_row_payload({name: getattr(row, name) for name in EVENT_PAYLOAD_COLUMNS}))
 
 
 @router.get("", response_model=EventPage, summary="List events")
@@ -94,7 +72,7 @@ def list_events(
 ) -> FastJSONResponse:
     """Events newest first (stable order: time, then id), filtered by camera, type, time, review
     status, case, district and street."""
-    query = select(*(Event.__table__.c[name] for name in EVENT_PAYLOAD_COLUMNS))
+    query = select(*EVENT_COLUMNS)
     if camera_id:
         query = query.where(Event.camera_id == camera_id)
     if type:
@@ -114,9 +92,8 @@ def list_events(
         query = query.where(Event.occurred_at < until)
     order = (Event.occurred_at.desc(), Event.id.desc())
     with context.database.read_session() as session:
-        result = session.connection().execute(query.order_by(*order).limit(limit).offset(offset))
-        keys = tuple(result.keys())
-        items = [event_payload_fast(dict(zip(keys, row, strict=True))) for row in result]
+        rows = session.connection().execute(query.order_by(*order).limit(limit).offset(offset))
+        items = [event_row_payload(row._asdict()) for row in rows]
     total = page_total(
         context,
         ("events", camera_id, type, since, until, review_status, case_id, district, street),

@@ -371,7 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|---|")
     for label, r in results.items():
         print(
-            f"| {label} | {r['p50_ms']} | {r['p90_ms']} | {r['p99_ms']} | {r['max_ms']} | {r['rps']} | {r['errors']} |"
+            f"| {label} | {r['p50_ms']} | {r['p90_ms']} | {r['p99_ms']} | {r['max_ms']} | {r['rps']:g} "
+            f"| {int(r['errors'])} |"
         )
     print(f"load average after: {load_avg[0]:.1f} {load_avg[1]:.1f} {load_avg[2]:.1f}")
     return 0
