@@ -1,8 +1,10 @@
-# Citywatch: the two quick-start commands, and a few more for development.
+# Citywatch: the two quick-start commands (demo, test), and the checks every change runs.
 PY ?= python3
 CONFIG ?= configs/demo.yaml
+#: Tests that need footage, models, a browser or a server; `test-fast` runs all the others.
+SLOW_MARKERS = e2e or rtsp or postgres or browser or footage or broker
 
-.PHONY: install demo test lint replay
+.PHONY: install demo test test-fast check lint format replay
 
 install:
 	bash scripts/install.sh
@@ -11,15 +13,33 @@ install:
 demo: install
 	$(PY) -m citywatch run --config $(CONFIG)
 
-## test: install system packages and test extras, lint, run the whole test suite
+## test: install system packages and test extras, run the checks, run the whole test suite
 test:
 	bash scripts/install-system-deps.sh
 	bash scripts/install.sh test
-	$(PY) -m ruff check .
+	$(MAKE) check
 	$(PY) -m pytest -q -p no:cacheprovider
+
+## check: lint, formatting, types and the import contracts (what CI and pre-commit run)
+check:
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+	$(PY) -c "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_layout.py
+
+## test-fast: the tests that need no footage, model, browser or server (under a minute); run with
+## the shared folder hidden, so a test that needs it fails here instead of slipping in
+test-fast:
+	CITYWATCH_SHARED_DIR=/nonexistent/citywatch-shared $(PY) -m pytest -q -p no:cacheprovider -m "not ($(SLOW_MARKERS))"
 
 lint:
 	$(PY) -m ruff check .
+
+## format: apply ruff's formatting and safe fixes
+format:
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
 
 replay: install
 	$(PY) -m citywatch replay --config $(CONFIG) --json

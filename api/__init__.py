@@ -1,5 +1,7 @@
-"""Citywatch's service side: the database of events and cases, and the FastAPI app over it.
+"""Citywatch's HTTP service: the FastAPI app over the domain (`citywatch.domain`), and the console.
 
-`db` opens engines and sessions, `models` holds the ORM tables, `schemas` the API's request and
-response models, `routes/` one router per resource, and `app.create_app` wires them together.
+`app.create_app` wires one router per resource (`routes/`) to a config and a database; `deps`
+holds the shared dependencies (context, session, caller's role), `views` the API forms of the
+domain's payloads, `live` the console's live updates, `static/` the console itself, and
+`commands` the `citywatch run` / `citywatch serve` subcommands that start a server.
 """

@@ -1,32 +1,35 @@
-"""The FastAPI application factory: wires the routers to a database and (optionally) a runtime."""
+"""The FastAPI application: `create_app` wires the routers to a config and a database, and
+`attach_pipeline` connects a pipeline running in the same process (live health, thumbnails,
+mode switches that apply at once, new events pushed to the console)."""
 
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from anyio import to_thread
 from fastapi import FastAPI
 
-from api.db import Database
+from api import live
 from api.deps import AppContext
 from api.errors import install_error_handlers
 from api.routes import cameras, case_photos, cases, console, events, health, metrics, mode, stats, users
+from api.routes import live as live_routes
 from citywatch import __version__
 from citywatch.config import CitywatchConfig
+from citywatch.domain.db import Database
+from citywatch.publish import Publisher
+from citywatch.runtime import Runtime
+from citywatch.sink import EventSink
+from citywatch.uptime import UptimeTracker
 
 
-def create_app(
-    config: CitywatchConfig,
-    database: Database,
-    health_source: Callable[[], dict[str, Any]] | None = None,
-    detector_source: Callable[[], dict[str, dict[str, int]]] | None = None,
-    publisher: Any = None,
-) -> FastAPI:
-    """Build the app. `health_source` returns live camera health and `detector_source` per-camera
-    detector counters when the pipeline runs in this process."""
+def create_app(config: CitywatchConfig, database: Database, publisher: Publisher | None = None) -> FastAPI:
+    """Build the app over `database`. Case transitions are published through `publisher` (shared
+    with a pipeline's sink) or, when the config names a broker or webhooks, a publisher of the
+    app's own (`app.state.publisher`; stop it on shutdown)."""
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # the thread pool that runs blocking handlers belongs to this event loop: size it per config
@@ -41,32 +44,39 @@ def create_app(
         description="Illegal-parking, litter and waterlogging events raised from camera footage, "
         "with photo evidence. Times: `*_s` fields are stream seconds; `occurred_at` is UTC.",
     )
-    app.state.context = AppContext(config=config, database=database, health=health_source)
-    app.state.metrics_registry = metrics.make_registry(health_source, detector_source)
-    app.include_router(health.router)
-    app.include_router(metrics.router)
-    app.include_router(cameras.router)
-    app.include_router(events.router)
-    app.include_router(cases.router)
-    app.include_router(case_photos.router)
-    app.include_router(stats.router)
-    app.include_router(users.router)
-    app.include_router(mode.router)
+    context = AppContext(config=config, database=database)
+    app.state.context = context
+    app.state.metrics_registry = metrics.make_registry(context)
+    for module in (health, metrics, cameras, events, cases, case_photos, stats, users, mode, console, live_routes):
+        app.include_router(module.router)
+    app.include_router(cameras.images)
     install_error_handlers(app)
     _wire_publisher(app, config, database, publisher)
-    console.install(app)  # the operator console at / and live updates at /api/stream
+    live.install(app)  # live updates at /api/stream; the console itself is `console.router`
     return app
 
 
-def _wire_publisher(app: FastAPI, config: CitywatchConfig, database: Database, publisher: Any) -> None:
-    """Publish the API's case transitions: through `publisher` (shared with the pipeline's sink,
-    which already subscribes it) or, when none is given and the config names a broker or webhooks,
-    a publisher of the app's own (`app.state.publisher`; stop it on shutdown)."""
-    if publisher is None:  # the pipeline's sink (same process) may have subscribed one already
-        publisher = next((s.__self__ for s in database.subscribers if getattr(s, "__name__", "") == "on_commit"), None)
-    if publisher is None and (config.mqtt.enabled or config.webhooks):
-        from citywatch.publish import Publisher
+def attach_pipeline(app: FastAPI, runtime: Runtime | None = None, sink: EventSink | None = None) -> None:
+    """Connect a pipeline running in this process: `runtime`'s camera health, detector counters,
+    rule status, mode holder (so `PUT /api/mode` applies at once), last analysed frames and camera
+    uptime; `sink`'s new events pushed to the console as they are stored."""
+    context: AppContext = app.state.context
+    if sink is not None:
+        sink.listeners.append(app.state.broadcaster.publish_event)
+    if runtime is not None:
+        context.health = runtime.health
+        context.detector_stats = runtime.detector_stats
+        context.pipeline_status = runtime.pipeline_status
+        context.mode_holder = runtime.modes
+        context.latest_frame = runtime.latest_frame
+        context.uptime = UptimeTracker(runtime.health).start()
 
+
+def _wire_publisher(app: FastAPI, config: CitywatchConfig, database: Database, publisher: Publisher | None) -> None:
+    if publisher is None:  # the pipeline's sink (same process) may have subscribed one already
+        owners = (getattr(subscriber, "__self__", None) for subscriber in database.subscribers)
+        publisher = next((owner for owner in owners if isinstance(owner, Publisher)), None)
+    if publisher is None and (config.mqtt.enabled or config.webhooks):
         publisher = Publisher.from_config(config)
     if publisher is not None and publisher.on_commit not in database.subscribers:
         database.subscribers.append(publisher.on_commit)

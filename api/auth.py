@@ -1,106 +1,22 @@
-"""Users, roles and bearer tokens: who may read, work cases, or administer.
-
-Roles are ordered: `viewer` (read) < `operator` (review, register, dispatch, verify, close) <
-`admin` (cameras, modes, users). A token is 32 random bytes (URL-safe base64); only its SHA-256
-is stored. A slow password hash (bcrypt, argon2) protects *low-entropy* secrets against guessing;
-a 256-bit random token cannot be guessed, so one fast SHA-256 is as safe and lets every request
-be checked by an indexed equality lookup instead of a costly hash per request.
+"""Who is calling: bearer tokens checked against the accounts of the domain, with a short cache.
 
 Each app remembers tokens it has checked for `TokenCache.ttl_s` seconds (5 s), so a busy console
 costs one lookup per token per few seconds, not one per request. Revoking a user through this
 app forgets its tokens at once; another worker process stops accepting them within the TTL.
+Users, roles and token hashing are the domain's (`citywatch.domain.accounts`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from citywatch.domain.accounts import Principal, find_by_hash, hash_token
+from citywatch.domain.db import Database
 
-from api.db import Database
-from api.models import ApiToken, User
-
-ROLES: tuple[str, ...] = ("viewer", "operator", "admin")
-_RANK = {role: rank for rank, role in enumerate(ROLES)}
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The caller of a request: a user (or the anonymous viewer) with its role."""
-
-    name: str
-    role: str
-    id: int | None = None
-
-    @property
-    def anonymous(self) -> bool:
-        """True for the anonymous reader allowed by `api.anonymous_read`."""
-        return self.id is None
-
-    def has_role(self, role: str) -> bool:
-        """True when this caller's role is `role` or above it."""
-        return _RANK[self.role] >= _RANK[role]
-
-
+#: The caller of a request without a token, when `api.anonymous_read` allows it.
 ANONYMOUS = Principal(name="anonymous", role="viewer")
-
-
-def hash_token(token: str) -> str:
-    """The stored form of a token: hex SHA-256."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def new_token() -> str:
-    """A fresh bearer token (32 random bytes, URL-safe base64, 43 characters)."""
-    return secrets.token_urlsafe(32)
-
-
-def add_user(session: Session, name: str, role: str) -> str:
-    """Create user `name` with `role` (or give an existing one a new role) and return a new token."""
-    if role not in _RANK:
-        raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
-    user = session.scalars(select(User).where(User.name == name)).first()
-    if user is None:
-        user = User(name=name, role=role, disabled=False)
-        session.add(user)
-        session.flush()
-    else:
-        user.role, user.disabled = role, False
-    token = new_token()
-    session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), revoked=False))
-    session.flush()
-    return token
-
-
-def revoke_user(session: Session, name: str) -> bool:
-    """Disable a user and revoke every token of theirs; False when there is no such user."""
-    user = session.scalars(select(User).where(User.name == name)).first()
-    if user is None:
-        return False
-    user.disabled = True
-    for token in session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)):
-        token.revoked = True
-    return True
-
-
-def authenticate(session: Session, token: str) -> Principal | None:
-    """The user holding this token, or None when it is unknown, revoked or the user is disabled."""
-    return _find(session, hash_token(token))
-
-
-def _find(session: Session, token_hash: str) -> Principal | None:
-    row = session.execute(
-        select(User.id, User.name, User.role)
-        .join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == token_hash, ApiToken.revoked.is_(False), User.disabled.is_(False))
-    ).first()
-    return Principal(name=row.name, role=row.role, id=row.id) if row else None
 
 
 class TokenCache:
@@ -127,7 +43,7 @@ class TokenCache:
         if hit is not None and hit[1] > now:
             return hit[0]
         with database.read_session() as session:
-            principal = _find(session, key)
+            principal = find_by_hash(session, key)
         with self._lock:
             if principal is None:
                 self._entries.pop(key, None)

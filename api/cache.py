@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Hashable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -50,19 +50,19 @@ class TtlCache:
         share one computation."""
         found, value = self.get_cached(key, compute, keep)
         if found:
-            return value
+            return cast(T, value)
         with self._lock:
             flight = self._flights.get(key)
             leader = flight is None
-            if leader:
+            if flight is None:
                 self._flights[key] = flight = _Flight()
         if leader:
             return self._run(key, flight, compute, keep, reraise=True)
         if flight.done.wait(self.wait_s) and not flight.failed:
-            return flight.value
+            return cast(T, flight.value)
         return compute()  # the leader failed or is stuck: answer this caller on its own
 
-    def get_cached(self, key: Hashable, compute: Callable[[], T], keep: Callable[[T], bool]) -> tuple[bool, T | None]:
+    def get_cached(self, key: Hashable, compute: Callable[[], T], keep: Callable[[T], bool]) -> tuple[bool, Any]:
         """(True, value) when `key` has a fresh value, or an expired one still servable (then a
         background refresh is started); (False, None) on a miss. Never blocks on a computation,
         so an async endpoint may call it on the event loop."""
@@ -138,7 +138,7 @@ def page_total(
 
     found, total = app_cache(context.extras).get_cached(key, compute, big)
     if found:  # a big count: time-based (may be up to the TTL old)
-        return total  # type: ignore[return-value]
+        return int(total)
     # a small count: kept until this process writes (write_version) or for at most 5 s (other processes)
     total = small_count_cache(context.extras).get_or_compute((key, database.write_version), compute, lambda n: True)
     if big(total):

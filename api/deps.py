@@ -1,29 +1,46 @@
-"""Shared FastAPI dependencies: the database session, the app's runtime context and the caller's role."""
+"""Shared FastAPI dependencies: the app's context, the database session and the caller's role.
+
+Callers are named by a bearer token in the `Authorization` header, or (for `<img>` tags and
+`EventSource`, which cannot send headers) by a `token` query parameter (`QueryViewer`); both go
+through the same cached lookup (`api.auth.TokenCache`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from api.auth import ANONYMOUS, ROLES, Principal, token_cache
-from api.db import Database
+from api.auth import ANONYMOUS, token_cache
 from citywatch.config import CitywatchConfig
+from citywatch.domain.accounts import ROLES, Principal
+from citywatch.domain.db import Database
+from citywatch.modes import ModeHolder
+from citywatch.uptime import UptimeTracker
+from vision.frames import Frame
+from vision.streams import StreamHealth
 
 
 @dataclass
 class AppContext:
-    """What the routes need: the config, the database and, when the pipeline runs in this
-    process, a callable giving live camera health."""
+    """What the routes need: the config and the database and, when the pipeline runs in this
+    process (`api.app.attach_pipeline`), its live views: camera health, detector counters, rule
+    status, the mode holder, each camera's last analysed frame and the uptime tracker.
+    `extras` holds the app's caches."""
 
     config: CitywatchConfig
     database: Database
-    health: Any = None  # Callable[[], dict[str, StreamHealth]] | None
+    health: Callable[[], dict[str, StreamHealth]] | None = None
+    detector_stats: Callable[[], dict[str, dict[str, int]]] | None = None
+    pipeline_status: Callable[[], dict[str, dict[str, Any]]] | None = None
+    mode_holder: ModeHolder | None = None
+    latest_frame: Callable[[str], Frame | None] | None = None
+    uptime: UptimeTracker | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -36,9 +53,7 @@ async def get_context(request: Request) -> AppContext:
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
-async def get_session(
-    request: Request, context: Annotated[AppContext, Depends(get_context)]
-) -> AsyncIterator[Session]:
+async def get_session(request: Request, context: Annotated[AppContext, Depends(get_context)]) -> AsyncIterator[Session]:
     """A session per request: for writes one transaction, committed when the handler returns and
     rolled back on error; for reads (GET, HEAD) an autocommit session.
 
@@ -67,25 +82,36 @@ DbSession = Annotated[Session, Depends(get_session)]
 _bearer = HTTPBearer(auto_error=False, description="A token from `citywatch users add NAME --role ROLE`.")
 
 
-async def current_principal(
-    context: Context,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal | None:
-    """The caller named by the bearer token; None without one; 401 for a bad token. Known tokens
-    are remembered for a few seconds (`token_cache`), so most requests cost no lookup; only a
-    lookup goes to the thread pool (it queries the database)."""
-    if credentials is None:
-        return None
+async def principal_of(context: AppContext, token: str) -> Principal:
+    """The holder of `token`; 401 for a bad token. Known tokens are remembered for a few seconds
+    (`token_cache`), so most requests cost no lookup; only a lookup goes to the thread pool (it
+    queries the database)."""
     cache = token_cache(context.extras)
-    principal = cache.cached(credentials.credentials)
+    principal = cache.cached(token)
     if principal is None:
-        principal = await run_in_threadpool(cache.lookup, context.database, credentials.credentials)
+        principal = await run_in_threadpool(cache.lookup, context.database, token)
     if principal is None:
         raise HTTPException(401, detail="invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
     return principal
 
 
-def require_role(role: str) -> Callable[..., Principal]:
+async def current_principal(
+    context: Context,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
+    """The caller named by the bearer token; None without one; 401 for a bad token."""
+    if credentials is None:
+        return None
+    return await principal_of(context, credentials.credentials)
+
+
+def _anonymous_or_401(context: AppContext) -> Principal:
+    if context.config.api.anonymous_read:
+        return ANONYMOUS
+    raise HTTPException(401, detail="a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+
+
+def require_role(role: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency admitting callers with `role` or above; it returns the `Principal` (`.name`, `.role`).
 
     Without a token: reads (`viewer`) pass as the anonymous viewer when `api.anonymous_read` is on;
@@ -102,8 +128,8 @@ def require_role(role: str) -> Callable[..., Principal]:
         context: Context, principal: Annotated[Principal | None, Depends(current_principal)]
     ) -> Principal:
         if principal is None:
-            if role == "viewer" and context.config.api.anonymous_read:
-                return ANONYMOUS
+            if role == "viewer":
+                return _anonymous_or_401(context)
             raise HTTPException(401, detail="a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
         if not principal.has_role(role):
             raise HTTPException(403, detail=f"this needs the {role} role; {principal.name} is {principal.role}")
@@ -116,3 +142,21 @@ def require_role(role: str) -> Callable[..., Principal]:
 Viewer = Annotated[Principal, Depends(require_role("viewer"))]
 Operator = Annotated[Principal, Depends(require_role("operator"))]
 Admin = Annotated[Principal, Depends(require_role("admin"))]
+
+
+async def query_viewer(
+    context: Context,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    token: Annotated[
+        str | None, Query(description="A bearer token, for clients that cannot send headers (<img>, EventSource).")
+    ] = None,
+) -> Principal:
+    """A reader named by the `Authorization` header or the `token` query parameter; the anonymous
+    viewer when neither is given and `api.anonymous_read` is on; else 401."""
+    token = token or (credentials.credentials if credentials is not None else None)
+    if not token:
+        return _anonymous_or_401(context)
+    return await principal_of(context, token)
+
+
+QueryViewer = Annotated[Principal, Depends(query_viewer)]

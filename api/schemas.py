@@ -63,8 +63,10 @@ class CameraOut(BaseModel):
     rules: list[dict[str, Any]]
     health: dict[str, Any] | None = Field(None, description="State, fps, drops, reconnects, last error.")
     analysis: dict[str, Any] | None = Field(
-        None, description="When the pipeline runs here: mode, active and idle rules, and rule levels such as "
-        "the recent wet fraction per zone ([stream_s, fraction] pairs) of waterlogging rules.")
+        None,
+        description="When the pipeline runs here: mode, active and idle rules, and rule levels such as "
+        "the recent wet fraction per zone ([stream_s, fraction] pairs) of waterlogging rules.",
+    )
     event_count: int
 
 

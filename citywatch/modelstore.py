@@ -93,13 +93,10 @@ def _entry_from(raw: object, path: Path) -> ModelEntry:
             f"known: {', '.join(BACKENDS)}"
         )
     if entry.sha256 is not None and (len(entry.sha256) != 64 or not _is_hex(entry.sha256)):
-        raise ModelStoreError(
-            f"model manifest {path}: model {entry.name!r} has a malformed sha256 {entry.sha256!r}"
-        )
+        raise ModelStoreError(f"model manifest {path}: model {entry.name!r} has a malformed sha256 {entry.sha256!r}")
     if not isinstance(entry.label_mapping, dict) or not isinstance(entry.class_names, list):
         raise ModelStoreError(
-            f"model manifest {path}: model {entry.name!r}: label_mapping must be a mapping "
-            "and class_names a list"
+            f"model manifest {path}: model {entry.name!r}: label_mapping must be a mapping and class_names a list"
         )
     return entry
 
@@ -264,6 +261,14 @@ def resolve_model(
     return ResolvedModel(path=path, entry=entry)
 
 
+def coco_class_names() -> list[str]:
+    """COCO's class names in YOLOX's output order, from the repo manifest's bundled YOLOX entry."""
+    entry = read_manifest(REPO_MANIFEST).get("yolox_nano.onnx")
+    if entry is None or not entry.class_names:
+        raise ModelStoreError(f"no class names for the YOLOX model: {REPO_MANIFEST} lacks its entry")
+    return list(entry.class_names)
+
+
 def model_status(
     configured_dirs: list[str], manifests: Iterable[Path] = (), cache: ChecksumCache | None = None
 ) -> list[ModelStatus]:
@@ -327,9 +332,7 @@ def add_model(
             data = yaml.safe_load(manifest.read_text(encoding="utf-8")) or {"models": []}
         except yaml.YAMLError as exc:
             raise ModelStoreError(f"model manifest {manifest} cannot be read: {exc}") from None
-    models = [
-        m for m in data.get("models", []) or [] if m.get("file") != entry.file and m.get("name") != name
-    ]
+    models = [m for m in data.get("models", []) or [] if m.get("file") != entry.file and m.get("name") != name]
     raw = {k: v for k, v in asdict(entry).items() if v not in (None, "", [], {})}
     models.append(raw)
     data["models"] = models

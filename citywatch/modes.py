@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from citywatch.config import CameraConfig, CitywatchConfig
+from citywatch.domain.db import Database
+from citywatch.domain.mode_log import latest_change, record_change
 
 log = logging.getLogger(__name__)
 
@@ -64,42 +64,6 @@ def plan_for(config: CitywatchConfig, mode: str, camera: CameraConfig) -> Camera
     return CameraPlan(mode, frozenset(active), fps, priority)
 
 
-def latest_change(database: Any) -> dict[str, Any] | None:
-    """The newest `mode_changes` row as a dict, or None when the mode was never switched."""
-    from api.models import ModeChange
-
-    with database.session() as session:
-        row = session.scalars(select(ModeChange).order_by(ModeChange.id.desc()).limit(1)).first()
-        return None if row is None else _payload(row)
-
-
-def _payload(row: Any) -> dict[str, Any]:
-    return {"id": row.id, "mode": row.mode, "previous": row.previous, "changed_by": row.changed_by,
-            "via": row.via, "changed_at": row.changed_at.isoformat() if row.changed_at else None}
-
-
-def record_change(
-    database: Any, mode: str, changed_by: str, via: str, previous: str | None
-) -> dict[str, Any]:
-    """Append a `mode_changes` row; returns it as a dict."""
-    from api.models import ModeChange
-
-    with database.session() as session:
-        row = ModeChange(mode=mode, previous=previous, changed_by=changed_by, via=via)
-        session.add(row)
-        session.flush()
-        return _payload(row)
-
-
-def mode_history(database: Any, limit: int = 20) -> list[dict[str, Any]]:
-    """The newest `limit` mode switches, newest first."""
-    from api.models import ModeChange
-
-    with database.session() as session:
-        rows = session.scalars(select(ModeChange).order_by(ModeChange.id.desc()).limit(limit)).all()
-        return [_payload(row) for row in rows]
-
-
 class UnknownModeError(ValueError):
     """A mode name the config does not define."""
 
@@ -110,8 +74,9 @@ class ModeHolder:
     `version` increases at every change, so a pipeline can tell cheaply that it must re-plan.
     """
 
-    def __init__(self, config: CitywatchConfig, database: Any = None, *,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, config: CitywatchConfig, database: Database | None = None, *, clock: Callable[[], float] = time.monotonic
+    ):
         self.config = config
         self.database = database
         self.poll_s = config.mode_poll_s
@@ -134,6 +99,8 @@ class ModeHolder:
 
     def refresh(self, force: bool = False) -> None:
         """Adopt the newest stored switch, if it is new (unknown stored modes are ignored)."""
+        if self.database is None:
+            return
         with self._lock:
             if not force and self._clock() - self._last_poll < self.poll_s:
                 return
@@ -161,8 +128,13 @@ class ModeHolder:
                 row = record_change(self.database, mode, changed_by, via, previous)
                 self._last_row_id = row["id"]
             else:
-                row = {"mode": mode, "previous": previous, "changed_by": changed_by, "via": via,
-                       "changed_at": datetime.now().astimezone().isoformat()}
+                row = {
+                    "mode": mode,
+                    "previous": previous,
+                    "changed_by": changed_by,
+                    "via": via,
+                    "changed_at": datetime.now().astimezone().isoformat(),
+                }
             self._adopt(mode, changed_by, row["changed_at"])
             return row
 
@@ -177,10 +149,27 @@ class ModeHolder:
         return plan_for(self.config, self.current()[0], camera)
 
 
-def set_mode(config: CitywatchConfig, database: Any, mode: str, changed_by: str, via: str) -> dict[str, Any]:
+def set_mode(config: CitywatchConfig, database: Database, mode: str, changed_by: str, via: str) -> dict[str, Any]:
     """Record a switch in the database (for a process without a running pipeline, e.g. the CLI)."""
     if mode not in config.modes:
         raise UnknownModeError(f"unknown mode {mode!r}; known: {sorted(config.modes)}")
     current = latest_change(database)
     previous = current["mode"] if current else config.default_mode
     return record_change(database, mode, changed_by, via, previous)
+
+
+def stored_mode(config: CitywatchConfig, database: Database) -> tuple[str, dict[str, Any] | None]:
+    """(current mode, its newest switch) from the database: the stored mode when this config
+    defines it, else the config's default mode."""
+    current = latest_change(database)
+    mode = current["mode"] if current and current["mode"] in config.modes else config.default_mode
+    return mode, current
+
+
+def plan_payload(plan: CameraPlan) -> dict[str, Any]:
+    """The JSON-ready form of a camera's plan: its active rules, rate and detector priority."""
+    return {
+        "active_rules": sorted(plan.active_rules),
+        "analysis_fps": plan.analysis_fps,
+        "priority": "high" if plan.priority else "normal",
+    }

@@ -23,7 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+import paho.mqtt.client as paho_mqtt
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
+
 from citywatch.config import CitywatchConfig, MqttConfig, WebhookConfig
+from vision.streams import StreamHealth, health_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -153,9 +158,7 @@ class Publisher:
             return False
 
     def _make_client(self, config: MqttConfig) -> Any:
-        import paho.mqtt.client as mqtt
-
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self._client_id, clean_session=True)
+        client = paho_mqtt.Client(paho_mqtt.CallbackAPIVersion.VERSION2, client_id=self._client_id, clean_session=True)
         client.max_queued_messages_set(0)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         if config.username:
@@ -188,9 +191,6 @@ class Publisher:
                 log.exception("MQTT publish failed")
 
     def _run_webhooks(self) -> None:
-        import httpx
-        from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
-
         with httpx.Client() as client:
             while True:
                 message = self._hook_queue.get()
@@ -222,16 +222,8 @@ class Publisher:
                         log.warning("webhook %s failed after %d attempt(s): %s", hook.url, hook.retries + 1, exc)
 
 
-def status_payload(camera_id: str, health: Any) -> dict[str, Any]:
-    """The JSON of `<prefix>/<camera>/status` from a `StreamHealth` (or a dict)."""
-    if isinstance(health, dict):
-        return {"camera_id": camera_id, **health, "at": time.time()}
-    return {
-        "camera_id": camera_id,
-        "state": getattr(health, "state", None),
-        "last_frame_at": getattr(health, "last_frame_wall_s", None),
-        "frames_dropped": getattr(health, "frames_dropped", None),
-        "reconnects": getattr(health, "reconnects", None),
-        "last_error": getattr(health, "last_error", None),
-        "at": time.time(),
-    }
+def status_payload(camera_id: str, health: StreamHealth | dict[str, Any]) -> dict[str, Any]:
+    """The JSON of `<prefix>/<camera>/status`: the camera's health snapshot (`health_snapshot`, or
+    an already serialised one), its id and when it was taken."""
+    snapshot = health if isinstance(health, dict) else health_snapshot(health)
+    return {"camera_id": camera_id, **snapshot, "at": time.time()}

@@ -2,6 +2,9 @@
 
 PostgreSQL: one template database migrated per session, a fresh copy per test (CREATE DATABASE
 ... TEMPLATE), all dropped at the end. Set CITYWATCH_PG_DSN to use another server.
+
+The fixtures here (`pg_template`, `database_url`, `ledger`) are registered for every test by
+`pytest_plugins` in tests/conftest.py: request them by name, do not import them.
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.auth import add_user
-from api.db import Database, open_database
 from citywatch.config import CitywatchConfig
-from citywatch.events import EventRecord, EventSink, register_cameras
-from tests.conftest import demo_config_dict
+from citywatch.domain.accounts import add_user
+from citywatch.domain.cameras import register_cameras
+from citywatch.domain.db import Database, open_database
+from citywatch.events import EventRecord
+from citywatch.sink import EventSink
+from tests.support import demo_config_dict
 
 PG_DSN = os.environ.get("CITYWATCH_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -40,6 +45,7 @@ JPEG = bytes.fromhex(
 
 
 def pg_admin():  # type: ignore[no-untyped-def]
+    # deferred: psycopg is the optional `postgres` extra, and this plugin is loaded by every test
     import psycopg
 
     try:

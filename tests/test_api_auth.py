@@ -9,12 +9,16 @@ from typing import Annotated
 import pytest
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
-from api.auth import Principal, add_user, authenticate, hash_token, revoke_user, token_cache
-from api.db import open_database
+from api.app import create_app
+from api.auth import token_cache
 from api.deps import AppContext, require_role
 from citywatch.config import CitywatchConfig
-from tests.conftest import demo_config_dict
+from citywatch.domain.accounts import Principal, add_user, authenticate, hash_token, revoke_user
+from citywatch.domain.db import open_database
+from citywatch.domain.tables import ApiToken
+from tests.support import demo_config_dict
 
 
 @pytest.fixture()
@@ -59,10 +63,6 @@ def test_roles_are_ordered_and_enforced(setup) -> None:  # type: ignore[no-untyp
 
 def test_tokens_are_stored_hashed_and_revocable(setup) -> None:  # type: ignore[no-untyped-def]
     client, tokens, database, _ = setup
-    from sqlalchemy import select
-
-    from api.models import ApiToken
-
     with database.session() as session:
         stored = set(session.scalars(select(ApiToken.token_hash)))
         assert hash_token(tokens["admin"]) in stored and tokens["admin"] not in stored
@@ -111,15 +111,11 @@ def test_anonymous_read_by_config(tmp_path: Path) -> None:
 
 
 def test_admins_manage_users_over_http(tmp_path: Path) -> None:
-    from fastapi.testclient import TestClient as Client
-
-    from api.app import create_app
-
     config = CitywatchConfig.model_validate(demo_config_dict(tmp_path))
     database = open_database(config.storage.database_url)
     with database.session() as session:
         admin, operator = add_user(session, "root", "admin"), add_user(session, "op", "operator")
-    client = Client(create_app(config, database))
+    client = TestClient(create_app(config, database))
     assert client.get("/api/users", headers=bearer(operator)).status_code == 403
     assert client.get("/api/users").status_code == 401  # anonymous read does not cover users
     created = client.post("/api/users", json={"name": "wang.li", "role": "viewer"}, headers=bearer(admin))

@@ -3,10 +3,8 @@ migrates (also a walking-skeleton database made by `create_all`), `serve` serves
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -14,8 +12,9 @@ import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
-from api.db import alembic_config, current_revision, open_database, upgrade
-from tests.conftest import demo_config_dict, write_config
+from citywatch.domain.db import open_database
+from citywatch.domain.migrate import alembic_config, current_revision, upgrade
+from tests.support import REPO, CitywatchProcess, demo_config_dict, write_config
 
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
@@ -38,29 +37,13 @@ def test_users_add_prints_only_a_token_and_db_upgrade(tmp_path: Path) -> None:
     bad_role = citywatch("users", "add", "x", "--role", "root", "--config", str(config))
     assert bad_role.returncode == 2
 
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "citywatch.cli", "serve", "--config", str(config), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+    with CitywatchProcess(config, command="serve", timeout_s=30) as server:
+        base = server.base
         token = {"Authorization": f"Bearer {lines[0]}"}
         body = {"source": "hotline", "ticket": "cli-1", "type": "litter", "description": "d", "location": "l"}
         assert httpx.post(f"{base}/api/cases", json=body, headers=token).status_code == 201
         assert httpx.post(f"{base}/api/cases", json=body).status_code == 401
         assert httpx.get(f"{base}/api/cases").json()["total"] == 1  # anonymous read is the default
-    finally:
-        server.terminate()
-        server.wait(10)
     revoked = citywatch("users", "revoke", "wang.li", "--config", str(config))
     assert revoked.returncode == 0
 
@@ -88,12 +71,6 @@ def test_a_walking_skeleton_database_is_migrated_in_place(tmp_path: Path) -> Non
     database.dispose()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(autouse=True)
 def _repo_cwd(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    monkeypatch.chdir(REPO)

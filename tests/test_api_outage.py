@@ -2,8 +2,6 @@
 writes answer 503 "database unavailable" (never a 500, never a half-written case), `/healthz`
 says degraded, and everything works again as soon as the database returns, without a restart."""
 
-# ruff: noqa: F811  (fixtures imported from tests.ledger_support)
-
 from __future__ import annotations
 
 import time
@@ -11,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from api.db import PING_IDLE_S
-from tests.ledger_support import database_url, make_ledger, pg_template  # noqa: F401
-from tests.test_spool_outage import TcpProxy
+from citywatch.domain.db import PING_IDLE_S
+from tests.ledger_support import make_ledger
+from tests.support import TcpProxy
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import supervision as sv
+from sqlalchemy import select
 
 from citywatch.config import CitywatchConfig
-from citywatch.runtime import CameraPipeline
-from tests.conftest import demo_config_dict
+from citywatch.detectors import load_detector
+from citywatch.domain.cameras import register_cameras
+from citywatch.domain.db import open_database
+from citywatch.domain.tables import Case, CaseAction
+from citywatch.pipeline import CameraPipeline
+from citywatch.runtime import run_replay
+from citywatch.sink import EventSink
+from tests.support import demo_config_dict
 from vision.frames import Frame
 
 VAN = [651.0, 42.0, 725.0, 99.0]
@@ -18,8 +26,9 @@ VAN = [651.0, 42.0, 725.0, 99.0]
 def van_detections(present: bool) -> sv.Detections:
     if not present:
         return sv.Detections.empty()
-    detections = sv.Detections(xyxy=np.array([VAN], dtype=np.float32), confidence=np.array([0.8], dtype=np.float32),
-                               class_id=np.array([7]))
+    detections = sv.Detections(
+        xyxy=np.array([VAN], dtype=np.float32), confidence=np.array([0.8], dtype=np.float32), class_id=np.array([7])
+    )
     detections.data["label"] = np.array(["truck"], dtype=object)
     return detections
 
@@ -44,16 +53,6 @@ def test_zone_reported_clear_only_after_the_window(tmp_path: Path) -> None:
 
 
 def test_replay_verifies_a_handled_case_once_its_zone_stays_clear(tmp_path: Path, model_dir: Path) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    from sqlalchemy import select
-
-    from api.db import open_database
-    from api.models import Case, CaseAction
-    from citywatch.events import EventSink, register_cameras
-    from citywatch.runtime import run_replay
-    from vision.detect import load_detector
-
     grass = [[0.05, 0.6], [0.4, 0.6], [0.4, 0.95], [0.05, 0.95]]  # lawn: no vehicle ever stands there
     data = demo_config_dict(tmp_path)
     camera = data["cameras"][0]
@@ -65,9 +64,18 @@ def test_replay_verifies_a_handled_case_once_its_zone_stays_clear(tmp_path: Path
     handled_at = datetime.now(UTC) - timedelta(hours=1)
     with database.session() as session:
         for zone in ("lawn", "kerb"):
-            session.add(Case(type="illegal_parking", status="handled", camera_id="campus-road", zone_id=zone,
-                             rule_id=f"{zone}-no-parking", team="三中队", handled_at=handled_at,
-                             created_at=handled_at))
+            session.add(
+                Case(
+                    type="illegal_parking",
+                    status="handled",
+                    camera_id="campus-road",
+                    zone_id=zone,
+                    rule_id=f"{zone}-no-parking",
+                    team="三中队",
+                    handled_at=handled_at,
+                    created_at=handled_at,
+                )
+            )
     run_replay(config, load_detector(config.detector), EventSink(database, config.storage.evidence_dir))
     with database.session() as session:
         status = {case.zone_id: case.status for case in session.scalars(select(Case))}

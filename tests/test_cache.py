@@ -5,7 +5,11 @@ from __future__ import annotations
 import threading
 import time
 
+from sqlalchemy import select
+
 from api.cache import TtlCache
+from citywatch.domain.db import open_database
+from citywatch.domain.tables import Camera
 
 
 def test_hits_expiry_and_keep() -> None:
@@ -100,11 +104,6 @@ def test_failures_never_poison_the_cache() -> None:
 
 
 def test_the_write_version_moves_only_when_a_write_commits(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from sqlalchemy import select
-
-    from api.db import open_database
-    from api.models import Camera
-
     database = open_database(f"sqlite:///{tmp_path / 'v.db'}")
     try:
         start = database.write_version

@@ -1,8 +1,6 @@
 """Case photos over HTTP on SQLite and PostgreSQL: a real JPEG and PNG are stored and served back,
 referenced by a `handled` step; non-images, oversize files, unknown cases and viewers are refused."""
 
-# ruff: noqa: F811  (fixtures imported from tests.ledger_support)
-
 from __future__ import annotations
 
 import cv2
@@ -10,10 +8,8 @@ import numpy as np
 import pytest
 
 from api.routes import case_photos
-from tests.conftest import SHARED
-from tests.ledger_support import BACKENDS, Ledger, database_url, ledger, pg_template  # noqa: F401
-
-DOG = SHARED / "media" / "dog.jpg"
+from tests.ledger_support import BACKENDS, Ledger
+from tests.support import DOG
 
 
 def _upload(ledger: Ledger, case_id: int, name: str, data: bytes, role: str = "operator", kind: str = "image/jpeg"):  # type: ignore[no-untyped-def]
@@ -22,6 +18,7 @@ def _upload(ledger: Ledger, case_id: int, name: str, data: bytes, role: str = "o
     )
 
 
+@pytest.mark.footage  # dog.jpg from the shared media
 @pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
 def test_photos_are_stored_referenced_and_served(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
     if not DOG.is_file():

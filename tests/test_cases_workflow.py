@@ -2,8 +2,6 @@
 event to verified close, hotline intake, dedup, filters and pagination, and the error contract
 (401, 403, 404, 409 with the allowed transitions, 422 naming the field)."""
 
-# ruff: noqa: F811  (fixtures imported from tests.ledger_support)
-
 from __future__ import annotations
 
 import csv
@@ -12,9 +10,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
-from api.workflow import TRANSITIONS, check_transition, is_overdue
-from tests.ledger_support import BACKENDS, Ledger, database_url, ledger, make_ledger, pg_template  # noqa: F401
+from api.views import case_out, event_out
+from citywatch.domain import ledger as ledger_module
+from citywatch.domain.payloads import case_payload
+from citywatch.domain.tables import Case, Event
+from citywatch.domain.workflow import TRANSITIONS, check_transition, is_overdue
+from tests.ledger_support import BACKENDS, Ledger, make_ledger
 
 both_backends = pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
 
@@ -296,11 +299,6 @@ def test_transition_table_is_pure() -> None:
 
 @both_backends
 def test_one_open_case_per_place_even_when_writers_race(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
-    from sqlalchemy.exc import IntegrityError
-
-    from api import ledger as ledger_module
-    from api.models import Case
-
     first = ledger.event()
     with pytest.raises(IntegrityError), ledger.database.session() as session:  # the database refuses a 2nd one
         session.add(
@@ -343,11 +341,6 @@ def _instant(value: object) -> object:
 @both_backends
 def test_list_pages_carry_the_same_fields_as_the_detail_views(ledger: Ledger) -> None:
     """The fast read paths (Core rows written by orjson) give exactly what the models give."""
-    from api.ledger import case_payload
-    from api.models import Case, Event
-    from api.routes.cases import case_out
-    from api.routes.events import event_out
-
     event = ledger.event()
     _hotline(ledger, "fast-1", deadline_h=2)
     viewer = ledger.auth("viewer")

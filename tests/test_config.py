@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from citywatch.cli import main
 from citywatch.config import ConfigError, load_config, parse_config
+from tests.support import REPO
 
-DEMO = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
+DEMO = REPO / "configs" / "demo.yaml"
 
 GOOD = """\
 detector:
@@ -122,8 +124,6 @@ def test_environment_references(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_check_config_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from citywatch.cli import main
-
     assert main(["check-config", str(DEMO)]) == 0
     assert "camera campus-road" in capsys.readouterr().out
     bad = tmp_path / "bad.yaml"

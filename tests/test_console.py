@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import cv2
 import httpx
 import numpy as np
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.db import open_database
-from api.routes import live
-from api.routes.live import Broadcaster
+from api.app import attach_pipeline, create_app
+from api.live import Broadcaster, StreamTickets
 from citywatch.config import CitywatchConfig
-from tests.conftest import demo_config_dict
+from citywatch.domain.accounts import add_user
+from citywatch.domain.cameras import register_cameras
+from citywatch.domain.db import open_database
+from citywatch.events import EventRecord
+from citywatch.sink import EventSink
+from citywatch.uptime import UptimeTracker
+from tests.support import REPO, ThreadServer, demo_config_dict
+from vision.streams import StreamState
 
 
 @pytest.fixture()
@@ -56,7 +60,7 @@ def test_console_page_and_assets_are_served_locally(app) -> None:  # type: ignor
 
 
 def test_static_assets_reference_no_remote_host() -> None:
-    static = Path(__file__).resolve().parents[1] / "api" / "static"
+    static = REPO / "api" / "static"
     for file in static.rglob("*"):
         if file.suffix in {".js", ".css", ".html"} and "vendor" not in file.parts:
             text = file.read_text(encoding="utf-8")
@@ -97,8 +101,15 @@ def test_event_payload_is_pushed_without_file_paths() -> None:
     async def scenario() -> dict:
         broadcaster = Broadcaster()
         subscriber = broadcaster.subscribe()
-        broadcaster.publish_event({"id": 7, "type": "illegal_parking", "camera_id": "c", "snapshot": "/secret/x.jpg",
-                                   "evidence": [{"kind": "trigger", "path": "/secret/x.jpg"}]})
+        broadcaster.publish_event(
+            {
+                "id": 7,
+                "type": "illegal_parking",
+                "camera_id": "c",
+                "snapshot": "/secret/x.jpg",
+                "evidence": [{"kind": "trigger", "path": "/secret/x.jpg"}],
+            }
+        )
         return await asyncio.wait_for(subscriber.queue.get(), 1)
 
     message = _run(scenario())
@@ -106,25 +117,11 @@ def test_event_payload_is_pushed_without_file_paths() -> None:
     assert "/secret" not in json.dumps(message)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_stream_pushes_events_and_changes_live(app) -> None:  # type: ignore[no-untyped-def]
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
+    with ThreadServer(app) as server:
+        base = server.base
         sink = SimpleNamespace(listeners=[])
-        live.attach(app, sink=sink)
+        attach_pipeline(app, sink=sink)
         kinds: list[str] = []
         with httpx.Client(base_url=base, timeout=10) as client, client.stream("GET", "/api/stream") as response:
             assert response.headers["content-type"].startswith("text/event-stream")
@@ -143,9 +140,6 @@ def test_stream_pushes_events_and_changes_live(app) -> None:  # type: ignore[no-
                     break
         assert kinds[0] == "hello" and "event" in kinds and kinds[-1] == "change"
         assert httpx.get(f"{base}/api/stream/stats").json()["published"] >= 2
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def test_latest_frame_thumbnail(app) -> None:  # type: ignore[no-untyped-def]
@@ -154,20 +148,16 @@ def test_latest_frame_thumbnail(app) -> None:  # type: ignore[no-untyped-def]
     assert client.get("/api/cameras/nope/latest.jpg").status_code == 404
     image = np.zeros((576, 768, 3), np.uint8)
     image[:, :384] = 255
-    worker = SimpleNamespace(last_frame=SimpleNamespace(image=image, stream_s=12.5))
-    live.attach(app, runtime=SimpleNamespace(workers={"campus-road": worker}, health=lambda: {}))
+    frame = SimpleNamespace(image=image, stream_s=12.5)
+    app.state.context.latest_frame = {"campus-road": frame}.get  # as a running pipeline's Runtime.latest_frame
     response = client.get("/api/cameras/campus-road/latest.jpg", params={"width": 320})
     assert response.status_code == 200 and response.headers["content-type"] == "image/jpeg"
-    import cv2
-
     decoded = cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_COLOR)
     assert decoded.shape == (240, 320, 3)
     assert response.headers["x-stream-seconds"] == "12.500"
 
 
 def test_me_names_the_caller_and_its_role(tmp_path: Path) -> None:
-    from api.auth import add_user
-
     data = demo_config_dict(tmp_path)
     data["api"] = {"anonymous_read": False}
     config = CitywatchConfig.model_validate(data)
@@ -189,10 +179,10 @@ def test_me_names_the_caller_and_its_role(tmp_path: Path) -> None:
 
 
 def test_uptime_tracker_counts_online_time() -> None:
-    states = {"a": "online", "b": "offline"}
-    tracker = live.UptimeTracker(lambda: {cid: SimpleNamespace(state=s) for cid, s in states.items()})
+    states = {"a": StreamState.ONLINE, "b": StreamState.OFFLINE}
+    tracker = UptimeTracker(lambda: {cid: SimpleNamespace(state=s) for cid, s in states.items()})
     tracker.sample(10.0)
-    states["b"] = "online"
+    states["b"] = StreamState.ONLINE
     tracker.sample(30.0)
     snapshot = tracker.snapshot()
     assert snapshot["a"] == {"observed_s": 40.0, "online_s": 40.0, "uptime": 1.0}
@@ -201,39 +191,42 @@ def test_uptime_tracker_counts_online_time() -> None:
 
 def test_stream_carries_changes_made_by_another_process(app) -> None:  # type: ignore[no-untyped-def]
     """An event stored by a pipeline this app is not wired to still reaches the browser."""
-    from citywatch.events import EventRecord, EventSink, register_cameras
-
     context = app.state.context
     other = open_database(context.config.storage.database_url)  # as another process would
     register_cameras(other, context.config.cameras)
     sink = EventSink(other, context.config.storage.evidence_dir)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     try:
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=15) as client, \
-                client.stream("GET", "/api/stream") as response:
+        with (
+            ThreadServer(app) as server,
+            httpx.Client(base_url=server.base, timeout=15) as client,
+            client.stream("GET", "/api/stream") as response,
+        ):
             for line in response.iter_lines():
                 if not line.startswith("data: "):
                     continue
                 message = json.loads(line[6:])
                 if message["kind"] == "hello":
                     time.sleep(0.5)  # let the watcher take its marks first
-                    stored = sink.record(EventRecord(
-                        uid="other-process", type="illegal_parking", camera_id="campus-road",
-                        rule_id="kerb-no-parking", zone_id="kerb", label="car", track_id=1, first_seen_s=0.0,
-                        triggered_s=20.0, score=0.9, box=(1.0, 2.0, 3.0, 4.0), occurred_wall_s=time.time()))
+                    stored = sink.record(
+                        EventRecord(
+                            uid="other-process",
+                            type="illegal_parking",
+                            camera_id="campus-road",
+                            rule_id="kerb-no-parking",
+                            zone_id="kerb",
+                            label="car",
+                            track_id=1,
+                            first_seen_s=0.0,
+                            triggered_s=20.0,
+                            score=0.9,
+                            box=(1.0, 2.0, 3.0, 4.0),
+                            occurred_wall_s=time.time(),
+                        )
+                    )
                 if message["kind"] == "event":
                     assert message["data"]["id"] == stored["id"]
                     break
     finally:
-        server.should_exit = True
-        thread.join(10)
         other.dispose()
 
 
@@ -251,10 +244,10 @@ def test_committed_ledger_changes_are_pushed(app) -> None:  # type: ignore[no-un
 
 
 def test_stream_tickets_open_the_stream_once() -> None:
-    tickets = live.StreamTickets(ttl_s=60)
+    tickets = StreamTickets(ttl_s=60)
     ticket = tickets.issue()
     assert tickets.redeem(ticket) is True
     assert tickets.redeem(ticket) is False
     assert tickets.redeem("forged") is False
-    stale = live.StreamTickets(ttl_s=0)
+    stale = StreamTickets(ttl_s=0)
     assert stale.redeem(stale.issue()) is False

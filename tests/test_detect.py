@@ -16,26 +16,18 @@ import pytest
 import supervision as sv
 
 from citywatch.config import CitywatchConfig, DetectorConfig
+from citywatch.detectors import load_detector
 from citywatch.modelstore import add_model
-from vision.detect import (
-    BatchingDetector,
-    Detector,
-    DetectorError,
-    DetectorSet,
-    load_detector,
-    merge_detections,
-)
+from tests.support import MODEL_DIR, REPO, VTEST
+from vision.detect import BatchingDetector, Detector, DetectorError, DetectorSet, merge_detections
 from vision.labels import COCO_MAPPING, expand_labels, map_labels, merge_same_object, parse_mapping
+from vision.offline import ensure_offline_ultralytics
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-MODEL_DIR = SHARED / "models"
-VTEST = SHARED / "media" / "vtest.avi"
 COCO = ["person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck"]
-needs_model = pytest.mark.skipif(not (MODEL_DIR / "yolox_nano.onnx").is_file(), reason="model store absent")
 
 
 def _bus_jpg() -> np.ndarray:
+    # deferred: a module-level import would run before `vision` sets ultralytics' offline environment
     import ultralytics
 
     image = cv2.imread(str(Path(ultralytics.__file__).parent / "assets" / "bus.jpg"))
@@ -63,9 +55,7 @@ def test_map_labels_uses_citywatch_labels_and_drops_unmapped() -> None:
 
 
 def test_car_and_truck_at_one_place_are_one_vehicle_but_person_stays() -> None:
-    dets = _dets(
-        [[100, 100, 200, 180], [102, 101, 201, 182], [105, 100, 200, 180]], [2, 7, 0], [0.6, 0.8, 0.9]
-    )
+    dets = _dets([[100, 100, 200, 180], [102, 101, 201, 182], [105, 100, 200, 180]], [2, 7, 0], [0.6, 0.8, 0.9])
     merged = merge_same_object(map_labels(dets, COCO, COCO_MAPPING))
     assert sorted(merged.data["label"]) == ["person", "truck"]
 
@@ -190,13 +180,11 @@ def test_config_accepts_extra_named_detectors_and_gating() -> None:
 
 
 @pytest.fixture(scope="module")
-def yolox() -> Detector:
-    if not (MODEL_DIR / "yolox_nano.onnx").is_file():
-        pytest.skip("model store absent")
+def yolox(model_dir: Path) -> Detector:
     return load_detector(DetectorConfig(model="yolox_nano.onnx", model_dirs=[str(MODEL_DIR)], threads=2))
 
 
-@needs_model
+@pytest.mark.footage
 def test_yolox_finds_the_bus_and_people(yolox: Detector) -> None:
     (dets,) = yolox.detect([_bus_jpg()])
     labels = list(dets.data["label"])
@@ -205,9 +193,8 @@ def test_yolox_finds_the_bus_and_people(yolox: Detector) -> None:
     assert bus[2] - bus[0] > 500  # the bus spans most of the 810-pixel-wide image
 
 
-@needs_model
-@pytest.mark.skipif(not VTEST.is_file(), reason="footage absent")
-def test_yolox_finds_parked_van_and_car_in_vtest_at_2fps(yolox: Detector) -> None:
+@pytest.mark.footage
+def test_yolox_finds_parked_van_and_car_in_vtest_at_2fps(yolox: Detector, vtest_path: Path) -> None:
     capture = cv2.VideoCapture(str(VTEST))
     batching = BatchingDetector(yolox, max_batch=4, max_wait_s=0.005)
     hits = frames = index = 0
@@ -220,11 +207,7 @@ def test_yolox_finds_parked_van_and_car_in_vtest_at_2fps(yolox: Detector) -> Non
             _, image = capture.retrieve()
             dets = batching.detect("vtest", image)
             vehicles = dets[np.isin(dets.data["label"], ["car", "truck", "bus"])]
-            ious = (
-                sv.box_iou_batch(np.stack([van, car]).astype(np.float32), vehicles.xyxy)
-                if len(vehicles)
-                else None
-            )
+            ious = sv.box_iou_batch(np.stack([van, car]).astype(np.float32), vehicles.xyxy) if len(vehicles) else None
             found = ious is not None and (ious.max(axis=1) > 0.5).all()
             hits += int(found)
             frames += 1
@@ -236,9 +219,8 @@ def test_yolox_finds_parked_van_and_car_in_vtest_at_2fps(yolox: Detector) -> Non
 
 def _tiny_pt(path: Path) -> Path:
     """A random-weight YOLO11n with COCO names, built from its yaml (nothing downloaded)."""
-    from vision.offline import ensure_offline_ultralytics
-
     ensure_offline_ultralytics()
+    # deferred until the offline environment is set: ultralytics reads it when imported
     from ultralytics import YOLO
 
     model = YOLO("yolo11n.yaml")
@@ -252,18 +234,12 @@ def test_ultralytics_pt_loads_through_the_store_and_runs(tmp_path: Path) -> None
     store.mkdir()
     weights = _tiny_pt(store / "tiny.pt")
     manifest = tmp_path / "operator.yaml"
-    add_model(
-        weights, "tiny-yolo", manifest, backend="ultralytics", label_mapping={"car": "car", "bus": "bus"}
-    )
+    add_model(weights, "tiny-yolo", manifest, backend="ultralytics", label_mapping={"car": "car", "bus": "bus"})
     config = DetectorConfig(
         model="tiny-yolo", model_dirs=[str(store)], manifest=str(manifest), input_size=320, confidence=0.01
     )
     detector = load_detector(config)
-    assert (
-        detector.name == "tiny-yolo"
-        and detector.class_names[2] == "car"
-        and detector.labels == {"car", "bus"}
-    )
+    assert detector.name == "tiny-yolo" and detector.class_names[2] == "car" and detector.labels == {"car", "bus"}
     batching = BatchingDetector(detector, max_batch=2, max_wait_s=0.01)
     dets = batching.detect("cam", _bus_jpg())
     batching.close()
@@ -286,13 +262,13 @@ def test_no_network_while_loading_and_running_both_backends(tmp_path: Path) -> N
         socket.socket.connect_ex = refuse
         socket.create_connection = refuse
         socket.getaddrinfo = refuse
-        sys.path.insert(0, {str(ROOT)!r})
+        sys.path.insert(0, {str(REPO)!r})
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from pathlib import Path
         import numpy as np
         from test_detect import _tiny_pt, _bus_jpg
         from citywatch.config import DetectorConfig
-        from vision.detect import load_detector
+        from citywatch.detectors import load_detector
         image = _bus_jpg()
         tiny = _tiny_pt(Path({str(tmp_path)!r}) / "t.pt")
         pt = load_detector(DetectorConfig(model=str(tiny), input_size=320))
@@ -305,9 +281,7 @@ def test_no_network_while_loading_and_running_both_backends(tmp_path: Path) -> N
         """
     )
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env
-    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "ATTEMPTS 0 []" in done.stdout, done.stdout[-2000:]
     assert (tmp_path / "cache" / "citywatch" / "ultralytics" / "Ultralytics" / "Arial.ttf").is_file()

@@ -70,7 +70,11 @@ def test_leaving_and_returning_after_grace_is_a_new_stay() -> None:
     frames += [(t / 2, [obs(1)]) for t in range(70, 120)]  # back: new stay, triggers 20 s later
     _, updates = run(frames)
     assert kinds(updates) == [
-        ("started", 0.0), ("triggered", 20.0), ("ended", 30.0), ("started", 35.0), ("triggered", 55.0)
+        ("started", 0.0),
+        ("triggered", 20.0),
+        ("ended", 30.0),
+        ("started", 35.0),
+        ("triggered", 55.0),
     ]
     ended = updates[2].stay
     assert ended.first_seen_s == 0.0 and ended.last_seen_s == 24.5

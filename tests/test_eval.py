@@ -8,26 +8,45 @@ from pathlib import Path
 
 import pytest
 
+from citywatch.cli import main
 from citywatch.commands import eval as evalcmd
 from citywatch.commands.eval import Truth, below_minimum, score
-from tests.conftest import REPO, SHARED
+from tests.support import REPO, SHARED, demo_config_dict, write_config
 
 
 def event(camera: str, t: float, zone: str = "kerb", type_: str = "illegal_parking", ended: float | None = None):
-    return {"type": type_, "camera_id": camera, "zone_id": zone, "triggered_s": t, "ended_s": ended,
-            "rule_id": "r", "label": "car", "track_id": 1, "first_seen_s": t - 20, "duration_s": None,
-            "score": 0.8}
+    return {
+        "type": type_,
+        "camera_id": camera,
+        "zone_id": zone,
+        "triggered_s": t,
+        "ended_s": ended,
+        "rule_id": "r",
+        "label": "car",
+        "track_id": 1,
+        "first_seen_s": t - 20,
+        "duration_s": None,
+        "score": 0.8,
+    }
 
 
-TRUTH = Truth.model_validate({
-    "minimums": {"precision": 1.0, "recall": 1.0},
-    "events": [
-        {"type": "illegal_parking", "camera": "a", "zone": "kerb", "window": [20, 22], "expected_s": 20.5},
-        {"type": "illegal_parking", "camera": "a", "zone": "kerb", "window": [20, 22], "expected_s": 20.5},
-        {"type": "waterlogging", "camera": "b", "zone": "road", "window": [24, 26], "expected_s": 25,
-         "cleared_window": [49, 51]},
-    ],
-})
+TRUTH = Truth.model_validate(
+    {
+        "minimums": {"precision": 1.0, "recall": 1.0},
+        "events": [
+            {"type": "illegal_parking", "camera": "a", "zone": "kerb", "window": [20, 22], "expected_s": 20.5},
+            {"type": "illegal_parking", "camera": "a", "zone": "kerb", "window": [20, 22], "expected_s": 20.5},
+            {
+                "type": "waterlogging",
+                "camera": "b",
+                "zone": "road",
+                "window": [24, 26],
+                "expected_s": 25,
+                "cleared_window": [49, 51],
+            },
+        ],
+    }
+)
 
 
 def test_perfect_match() -> None:
@@ -54,15 +73,14 @@ def test_wrong_zone_is_not_a_match() -> None:
     assert scores["illegal_parking"].tp == 0 and scores["illegal_parking"].fp == 1
 
 
-def test_exit_status_when_a_minimum_is_missed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
-    from citywatch.cli import main
-    from tests.conftest import demo_config_dict, write_config
-
+def test_exit_status_when_a_minimum_is_missed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = write_config(tmp_path, demo_config_dict(tmp_path))
     truth = tmp_path / "truth.yaml"
-    truth.write_text("events:\n  - {type: illegal_parking, camera: campus-road, window: [20, 22]}\n"
-                     "minimums: {recall: 1.0}\n")
+    truth.write_text(
+        "events:\n  - {type: illegal_parking, camera: campus-road, window: [20, 22]}\nminimums: {recall: 1.0}\n"
+    )
     monkeypatch.setattr(evalcmd, "replay_events", lambda config, workdir: [])
     assert main(["eval", "--config", str(config), "--truth", str(truth), "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
@@ -73,14 +91,12 @@ def test_exit_status_when_a_minimum_is_missed(tmp_path: Path, monkeypatch: pytes
 
 
 @pytest.mark.e2e
-def test_parking_scenario_on_vtest(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-                                   model_dir: Path, vtest_path: Path) -> None:
-    from citywatch.cli import main
-
+def test_parking_scenario_on_vtest(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], model_dir: Path, vtest_path: Path
+) -> None:
     monkeypatch.setenv("CITYWATCH_SHARED_DIR", str(SHARED))
     monkeypatch.chdir(REPO)
-    code = main(["eval", "--config", "configs/eval_parking.yaml", "--truth", "tests/scenarios/parking.yaml",
-                 "--json"])
+    code = main(["eval", "--config", "configs/eval_parking.yaml", "--truth", "tests/scenarios/parking.yaml", "--json"])
     report = json.loads(capsys.readouterr().out)
     assert code == 0, report["problems"]
     (parking,) = report["rules"]

@@ -2,31 +2,22 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
-from api.app import create_app
-from api.db import open_database
+from api.app import attach_pipeline, create_app
 from citywatch.config import CitywatchConfig
-from citywatch.events import EventSink, register_cameras
+from citywatch.detectors import load_detector
+from citywatch.domain.cameras import register_cameras
+from citywatch.domain.db import open_database
 from citywatch.runtime import run_replay
-from tests.conftest import demo_config_dict
-from vision.detect import load_detector
+from citywatch.sink import EventSink
+from tests.support import ThreadServer, demo_config_dict
 
 pytestmark = pytest.mark.e2e
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -36,19 +27,10 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Itera
     database = open_database(config.storage.database_url)
     register_cameras(database, config.cameras)
     runtime = run_replay(config, load_detector(config.detector), EventSink(database, config.storage.evidence_dir))
-    app = create_app(config, database, health_source=runtime.health, detector_source=runtime.detector_stats)
-    app.state.context.extras["pipeline_status"] = runtime.pipeline_status
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    app = create_app(config, database)
+    attach_pipeline(app, runtime=runtime)
+    with ThreadServer(app) as server:
+        yield server.base
     database.dispose()
 
 
@@ -106,8 +88,13 @@ def test_errors_are_clear(base_url: str) -> None:
 
 def test_openapi_docs(base_url: str) -> None:
     schema = httpx.get(f"{base_url}/openapi.json").json()
-    assert {"/api/cameras", "/api/events", "/api/events/{event_id}", "/api/events/{event_id}/snapshot.jpg",
-            "/healthz"} <= set(schema["paths"])
+    assert {
+        "/api/cameras",
+        "/api/events",
+        "/api/events/{event_id}",
+        "/api/events/{event_id}/snapshot.jpg",
+        "/healthz",
+    } <= set(schema["paths"])
     assert httpx.get(f"{base_url}/docs").status_code == 200
 
 

@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from api.db import open_database
-from api.models import Case, CaseAction, Event
 from citywatch.config import CitywatchConfig
-from citywatch.events import EventSink, register_cameras
+from citywatch.detectors import load_detector
+from citywatch.domain.cameras import register_cameras
+from citywatch.domain.db import open_database
+from citywatch.domain.tables import Case, CaseAction, Event
 from citywatch.runtime import run_replay
-from tests.conftest import demo_config_dict
-from vision.detect import load_detector
+from citywatch.sink import EventSink
+from tests.support import demo_config_dict
 
 pytestmark = pytest.mark.e2e
 

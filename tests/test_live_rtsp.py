@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from api.db import open_database
 from citywatch.config import CitywatchConfig
-from citywatch.events import EventSink, register_cameras
+from citywatch.detectors import load_detector
+from citywatch.domain.cameras import register_cameras
+from citywatch.domain.db import open_database
 from citywatch.runtime import Runtime
-from tests.conftest import demo_config_dict
-from tests.rtsp.fixtures import RtspServer, free_port, gstreamer_missing, make_clip
-from vision.detect import load_detector
+from citywatch.sink import EventSink
+from tests.rtsp.fixtures import RtspServer, gstreamer_missing, make_clip
+from tests.support import demo_config_dict, free_port
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -23,8 +24,15 @@ def vtest_rtsp(tmp_path_factory: pytest.TempPathFactory, vtest_path: Path):  # t
     reason = gstreamer_missing()
     if reason:
         pytest.fail(reason)
-    clip = make_clip(vtest_path, tmp_path_factory.mktemp("clips") / "vtest-d1.h264",
-                     width=768, height=576, fps=10, gop=10, seconds=40)
+    clip = make_clip(
+        vtest_path,
+        tmp_path_factory.mktemp("clips") / "vtest-d1.h264",
+        width=768,
+        height=576,
+        fps=10,
+        gop=10,
+        seconds=40,
+    )
     with RtspServer({"campus": (clip, 10)}, port=free_port()) as server:
         yield server.url("campus")
 

@@ -1,17 +1,15 @@
 """The Alembic migrations build exactly the schema the models describe, on SQLite and PostgreSQL."""
 
-# ruff: noqa: F811  (fixtures imported from tests.ledger_support)
-
 from __future__ import annotations
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from api import workflow
-from api.db import Base, open_database
-from api.models import WORKING_CASE
-from tests.ledger_support import BACKENDS, database_url, pg_template  # noqa: F401
+from citywatch.domain import workflow
+from citywatch.domain.db import open_database
+from citywatch.domain.tables import WORKING_CASE, Base
+from tests.ledger_support import BACKENDS
 
 
 @pytest.mark.parametrize("database_url", BACKENDS, indirect=True)

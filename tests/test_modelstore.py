@@ -11,6 +11,7 @@ import yaml
 
 from citywatch.commands import models as models_cmd
 from citywatch.config import DetectorConfig
+from citywatch.detectors import load_detector
 from citywatch.modelstore import (
     ChecksumCache,
     ModelStoreError,
@@ -20,9 +21,8 @@ from citywatch.modelstore import (
     resolve_model,
     sha256_of,
 )
-from vision.detect import DetectorError, load_detector
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "models"
+from tests.support import MODEL_DIR
+from vision.detect import DetectorError
 
 
 def _write_manifest(path: Path, **entry: object) -> Path:
@@ -155,9 +155,7 @@ def test_cli_add_and_list(tmp_path: Path, weights: Path, capsys: pytest.CaptureF
         "garbage": "litter",
         "pool": "water",
     }
-    rc = models_cmd.main(
-        ["add", str(weights), "--name", "t2", "--manifest", str(manifest), "--labels", "a=alien"]
-    )
+    rc = models_cmd.main(["add", str(weights), "--name", "t2", "--manifest", str(manifest), "--labels", "a=alien"])
     assert rc == 2 and "unknown Citywatch label" in capsys.readouterr().err
     rc = models_cmd.main(["list", "--manifest", str(manifest), "--model-dir", str(weights.parent)])
     out = capsys.readouterr().out
@@ -166,7 +164,7 @@ def test_cli_add_and_list(tmp_path: Path, weights: Path, capsys: pytest.CaptureF
     assert any(line.startswith("yolox-nano-coco") and "missing" in line for line in out.splitlines())
 
 
-@pytest.mark.skipif(not (SHARED / "yolox_nano.onnx").is_file(), reason="shared model store absent")
-def test_repo_manifest_matches_the_shared_store() -> None:
-    statuses = model_status([str(SHARED)], cache=ChecksumCache())
+@pytest.mark.footage
+def test_repo_manifest_matches_the_shared_store(model_dir: Path) -> None:
+    statuses = model_status([str(MODEL_DIR)], cache=ChecksumCache())
     assert {s.entry.name: s.state for s in statuses}["yolox-nano-coco"] == "ok"

@@ -4,39 +4,75 @@ switch to `flood` through `PUT /api/mode` during a multi-camera replay."""
 from __future__ import annotations
 
 import itertools
+import json
 import time
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from api.app import create_app
+from citywatch.cli import main
 from citywatch.config import CitywatchConfig
-from citywatch.modes import ModeHolder, UnknownModeError, mode_history, plan_for
-from tests.conftest import KERB_ZONE, MODEL_DIR, VTEST
+from citywatch.detectors import load_detector
+from citywatch.domain.accounts import add_user
+from citywatch.domain.cameras import register_cameras
+from citywatch.domain.db import open_database
+from citywatch.domain.mode_log import mode_history
+from citywatch.domain.tables import Event, ModeChange
+from citywatch.modes import ModeHolder, UnknownModeError, plan_for
+from citywatch.runtime import Runtime
+from citywatch.sink import EventSink
+from tests.support import KERB_ZONE, MODEL_DIR, VTEST, write_config
 
 ROAD = [[0.56, 0.443], [0.846, 0.443], [0.911, 0.747], [0.729, 0.66]]
 
 
 def config_dict(tmp_path: Path, max_stream_s: float = 30.0) -> dict:
     parking = {"id": "kerb-no-parking", "type": "illegal_parking", "zones": ["kerb"], "min_dwell_s": 5}
-    water = {"id": "road-water", "type": "waterlogging", "zones": ["road"], "threshold": 0.3, "persist_s": 10,
-             "reference_s": 2}
+    water = {
+        "id": "road-water",
+        "type": "waterlogging",
+        "zones": ["road"],
+        "threshold": 0.3,
+        "persist_s": 10,
+        "reference_s": 2,
+    }
     zones = [{"id": "kerb", "polygon": KERB_ZONE}, {"id": "road", "polygon": ROAD}]
     replay = {"max_stream_s": max_stream_s}
     return {
         "detector": {"model": "yolox_nano.onnx", "model_dirs": [str(MODEL_DIR)]},
         "storage": {"database_url": f"sqlite:///{tmp_path / 'cw.db'}", "evidence_dir": str(tmp_path / "ev")},
         "cameras": [
-            {"id": "street", "url": str(VTEST), "analysis_fps": 2, "groups": ["streets"], "zones": zones,
-             "rules": [parking], "replay": replay},
-            {"id": "underpass", "url": str(VTEST), "analysis_fps": 1, "groups": ["flood"], "zones": zones,
-             "rules": [dict(parking, id="underpass-parking"), water], "replay": replay},
+            {
+                "id": "street",
+                "url": str(VTEST),
+                "analysis_fps": 2,
+                "groups": ["streets"],
+                "zones": zones,
+                "rules": [parking],
+                "replay": replay,
+            },
+            {
+                "id": "underpass",
+                "url": str(VTEST),
+                "analysis_fps": 1,
+                "groups": ["flood"],
+                "zones": zones,
+                "rules": [dict(parking, id="underpass-parking"), water],
+                "replay": replay,
+            },
         ],
         "modes": {
             "normal": {"groups": {"flood": {"rules": ["illegal_parking"]}, "*": {"rules": "all"}}},
-            "flood": {"description": "汛期: watch the underpasses",
-                      "groups": {"flood": {"rules": ["waterlogging"], "analysis_fps": 4, "priority": "high"},
-                                 "streets": {"rules": "none"}}},
+            "flood": {
+                "description": "汛期: watch the underpasses",
+                "groups": {
+                    "flood": {"rules": ["waterlogging"], "analysis_fps": 4, "priority": "high"},
+                    "streets": {"rules": "none"},
+                },
+            },
         },
     }
 
@@ -64,8 +100,6 @@ def test_unknown_rule_in_a_mode_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_holder_persists_and_polls(tmp_path: Path) -> None:
-    from api.db import open_database
-
     config = CitywatchConfig.model_validate(config_dict(tmp_path))
     database = open_database(config.storage.database_url)
     now = [0.0]
@@ -83,16 +117,12 @@ def test_holder_persists_and_polls(tmp_path: Path) -> None:
     assert restarted.mode == "flood"
     history = mode_history(database)
     assert [(h["mode"], h["previous"], h["changed_by"], h["via"]) for h in history] == [
-        ("flood", "normal", "duty-officer", "cli")]
+        ("flood", "normal", "duty-officer", "cli")
+    ]
     database.dispose()
 
 
 def test_mode_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    import json
-
-    from citywatch.cli import main
-    from tests.conftest import write_config
-
     path = write_config(tmp_path, config_dict(tmp_path))
     assert main(["mode", "set", "flood", "--config", str(path), "--user", "王队长"]) == 0
     assert main(["mode", "set", "storm", "--config", str(path)]) == 2
@@ -105,13 +135,6 @@ def test_mode_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.e2e
 def test_switch_to_flood_through_the_api_during_a_replay(tmp_path: Path) -> None:
-    from api.app import create_app
-    from api.auth import add_user
-    from api.db import open_database
-    from citywatch.events import EventSink, register_cameras
-    from citywatch.runtime import Runtime
-    from vision.detect import load_detector
-
     config = CitywatchConfig.model_validate(config_dict(tmp_path))
     database = open_database(config.storage.database_url)
     register_cameras(database, config.cameras)
@@ -120,7 +143,7 @@ def test_switch_to_flood_through_the_api_during_a_replay(tmp_path: Path) -> None
     sink = EventSink(database, config.storage.evidence_dir)
     runtime = Runtime(config, load_detector(config.detector), sink, speed=4.0)
     app = create_app(config, database)
-    app.state.context.extras["mode_holder"] = runtime.modes
+    app.state.context.mode_holder = runtime.modes
     client = TestClient(app)
     headers = {"Authorization": f"Bearer {token}"}
     assert client.get("/api/mode", headers=headers).json()["mode"] == "normal"
@@ -160,10 +183,6 @@ def test_switch_to_flood_through_the_api_during_a_replay(tmp_path: Path) -> None
     assert underpass.pipeline.priority == 1
 
     # Events: parking fired once per camera before the switch and its stays were closed by it.
-    from sqlalchemy import select
-
-    from api.models import Event, ModeChange
-
     with database.session() as session:
         events = session.scalars(select(Event).order_by(Event.id)).all()
         assert sorted(e.camera_id for e in events) == ["street", "underpass"]
@@ -173,6 +192,7 @@ def test_switch_to_flood_through_the_api_during_a_replay(tmp_path: Path) -> None
             assert switch_s - 1.0 - 1e-6 <= event.ended_s < switch_s  # the idle rule closed the stay (last seen)
         changes = session.scalars(select(ModeChange)).all()
         assert [(c.mode, c.previous, c.changed_by, c.via) for c in changes] == [
-            ("flood", "normal", "duty-officer", "api")]
+            ("flood", "normal", "duty-officer", "api")
+        ]
     assert ModeHolder(config, database).mode == "flood"  # after a restart
     database.dispose()

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from citywatch.config import DetectorConfig
+from tests.support import VTEST
 from vision.motion import GateDecision, MotionGate, zone_mask
 
 TOP_RIGHT = [[(0.6, 0.0), (1.0, 0.0), (1.0, 0.4), (0.6, 0.4)]]
-VTEST = Path(__file__).resolve().parents[2] / "shared" / "media" / "vtest.avi"
 
 
 def _scene(box: tuple[int, int, int, int] | None = None) -> np.ndarray:
@@ -62,8 +62,7 @@ def test_min_interval_limits_runs_under_continuous_motion() -> None:
     gate = MotionGate(recheck_s=60.0, min_interval_s=1.0)
     gate.decide(_scene(), 0.0, TOP_RIGHT)
     reasons = [
-        gate.decide(_scene((200 + 5 * i, 20, 240 + 5 * i, 60)), 0.5 * (i + 1), TOP_RIGHT).reason
-        for i in range(8)
+        gate.decide(_scene((200 + 5 * i, 20, 240 + 5 * i, 60)), 0.5 * (i + 1), TOP_RIGHT).reason for i in range(8)
     ]
     assert reasons == ["interval", "motion"] * 4
 
@@ -89,8 +88,8 @@ def test_zone_mask_covers_the_polygon() -> None:
     assert zone_mask([], 10, 10).min() == 255
 
 
-@pytest.mark.skipif(not VTEST.is_file(), reason="footage absent")
-def test_gating_cuts_detector_calls_on_vtest_at_least_3x() -> None:
+@pytest.mark.footage
+def test_gating_cuts_detector_calls_on_vtest_at_least_3x(vtest_path: Path) -> None:
     kerb = [[(0.83, 0.05), (0.94, 0.05), (0.94, 0.25), (0.83, 0.25)]]  # configs/demo.yaml
     gate = MotionGate.from_config(DetectorConfig(motion_gating=True))
     capture = cv2.VideoCapture(str(VTEST))

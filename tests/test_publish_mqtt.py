@@ -18,6 +18,7 @@ import pytest
 from citywatch.config import MqttConfig, WebhookConfig
 from citywatch.publish import Publisher
 from tests.ledger_support import make_ledger
+from vision.streams import StreamHealth, StreamState
 
 
 def _subscriber(prefix: str) -> tuple[mqtt.Client, queue.Queue]:
@@ -48,6 +49,7 @@ def _collect(received: queue.Queue, until: int, timeout: float = 10.0) -> list[t
     return messages
 
 
+@pytest.mark.broker
 def test_event_and_case_transitions_reach_mqtt(tmp_path: Path) -> None:
     database_url = f"sqlite:///{tmp_path / 'ledger.db'}"
     prefix = f"cw-test-{secrets.token_hex(4)}"
@@ -70,7 +72,9 @@ def test_event_and_case_transitions_reach_mqtt(tmp_path: Path) -> None:
             assert (
                 ledger.client.post(f"/api/cases/{case_id}/transitions", json=body, headers=operator).status_code == 200
             )
-        publisher.report_status(lambda: {"campus-road": {"state": "running"}}, every_s=60)
+        health = StreamHealth()
+        health.set_state(StreamState.ONLINE)
+        publisher.report_status(lambda: {"campus-road": health}, every_s=60)
         messages = _collect(received, until=8)
     finally:
         subscriber.loop_stop()
@@ -92,7 +96,8 @@ def test_event_and_case_transitions_reach_mqtt(tmp_path: Path) -> None:
     ]
     assert cases[2]["case"]["team"] == "一中队" and cases[2]["action"]["actor"] == "operator-1"
     status = [payload for topic, payload in messages if topic == f"{prefix}/campus-road/status"]
-    assert status and status[0]["state"] == "running"
+    assert status and status[0]["state"] == "online" and status[0]["camera_id"] == "campus-road"
+    assert status[0]["reconnects"] == 0 and "last_frame_age_s" in status[0]  # the one health snapshot
 
 
 def test_webhooks_are_retried_and_a_full_queue_drops_without_blocking() -> None:

@@ -12,13 +12,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from sqlalchemy import select
 
-from api.db import open_database
+from citywatch.cli import main
 from citywatch.config import CitywatchConfig
-from citywatch.events import EventSink, register_cameras
+from citywatch.detectors import load_detector
+from citywatch.domain.cameras import register_cameras
+from citywatch.domain.db import open_database
+from citywatch.domain.tables import Event
 from citywatch.runtime import run_replay
-from tests.conftest import REPO, demo_config_dict, write_config
-from vision.detect import Detector, load_detector
+from citywatch.sink import EventSink
+from tests.support import REPO, demo_config_dict, write_config
+from vision.detect import Detector, DetectorError
 
 pytestmark = pytest.mark.e2e
 
@@ -56,7 +61,11 @@ def test_cli_replay_prints_one_event_for_the_van(tmp_path: Path, vtest_path: Pat
     config = write_config(tmp_path, demo_config_dict(tmp_path))
     result = subprocess.run(
         [sys.executable, "-m", "citywatch.cli", "replay", "--config", str(config), "--json"],
-        capture_output=True, text=True, timeout=300, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if line.strip()]
@@ -90,8 +99,15 @@ def test_zone_where_only_pedestrians_walk_raises_nothing(tmp_path: Path, detecto
 
 def test_labels_outside_the_rule_never_raise(tmp_path: Path, detector: Detector) -> None:
     zones = [{"id": "kerb", "polygon": [[0.83, 0.05], [0.94, 0.05], [0.94, 0.25], [0.83, 0.25]]}]
-    rules = [{"id": "bikes-only", "type": "illegal_parking", "zones": ["kerb"], "labels": ["bicycle", "bus"],
-              "min_dwell_s": 5}]
+    rules = [
+        {
+            "id": "bikes-only",
+            "type": "illegal_parking",
+            "zones": ["kerb"],
+            "labels": ["bicycle", "bus"],
+            "min_dwell_s": 5,
+        }
+    ]
     assert replay(tmp_path, detector, zones=zones, rules=rules) == []
 
 
@@ -107,10 +123,6 @@ def test_event_row_and_evidence_are_consistent(tmp_path: Path, detector: Detecto
     kinds = {item["kind"] for item in event["evidence"]}
     assert kinds == {"entry", "middle", "trigger"}  # middle: at half the minimum dwell
     assert all(Path(item["path"]).is_file() for item in event["evidence"])
-    from sqlalchemy import select
-
-    from api.models import Event
-
     database = open_database(f"sqlite:///{tmp_path / 'citywatch.db'}")
     with database.session() as session:
         row = session.scalars(select(Event)).one()
@@ -134,15 +146,14 @@ def test_no_network_is_attempted(tmp_path: Path, model_dir: Path, monkeypatch: p
     detector = load_detector(config.detector)
     events = replay(tmp_path, detector)
     assert len(events) == 1
-    from vision.backends.ultralytics_backend import UltralyticsBackend  # importing ultralytics stays offline
+    # imported here, with every connect refused, to show that importing ultralytics stays offline
+    from vision.detect.backends.ultralytics_backend import UltralyticsBackend
 
     assert UltralyticsBackend is not None and os.environ["YOLO_OFFLINE"] == "1"
     assert attempts == []
 
 
 def test_missing_model_is_a_clear_cli_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from citywatch.cli import main
-
     data = demo_config_dict(tmp_path)
     data["detector"] = {"model": "no_such_model.onnx", "model_dirs": [str(tmp_path / "store")]}
     assert main(["replay", "--config", str(write_config(tmp_path, data)), "--json"]) == 3
@@ -151,8 +162,6 @@ def test_missing_model_is_a_clear_cli_error(tmp_path: Path, capsys: pytest.Captu
 
 
 def test_corrupt_model_names_the_path(tmp_path: Path) -> None:
-    from vision.detect import DetectorError
-
     store = tmp_path / "store"
     store.mkdir()
     (store / "yolox_nano.onnx").write_bytes(np.random.default_rng(0).bytes(1000))

@@ -7,25 +7,26 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
-from tests.conftest import demo_config_dict
+from citywatch.config import CitywatchConfig
+from citywatch.detectors import load_detector
+from citywatch.domain.cameras import register_cameras
+from citywatch.domain.db import open_database
+from citywatch.domain.tables import Event
+from citywatch.runtime import run_replay
+from citywatch.sink import EventSink
+from tests.support import demo_config_dict
 
 BOTH = [[0.83, 0.05], [1.0, 0.05], [1.0, 0.25], [0.83, 0.25]]
 
 
 @pytest.mark.e2e
 def test_ten_minute_loop_one_event_per_vehicle(tmp_path: Path, model_dir: Path, vtest_path: Path) -> None:
-    from sqlalchemy import select
-
-    from api.db import open_database
-    from api.models import Event
-    from citywatch.config import CitywatchConfig
-    from citywatch.events import EventSink, register_cameras
-    from citywatch.runtime import run_replay
-    from vision.detect import load_detector
-
     data = demo_config_dict(
-        tmp_path, analysis_fps=1, replay={"loop": True, "max_stream_s": 600},
+        tmp_path,
+        analysis_fps=1,
+        replay={"loop": True, "max_stream_s": 600},
         zones=[{"id": "double-yellow", "polygon": BOTH}],
         rules=[{"id": "no-parking", "type": "illegal_parking", "zones": ["double-yellow"], "min_dwell_s": 120}],
     )

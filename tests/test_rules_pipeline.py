@@ -6,12 +6,15 @@ and the detector sources of litter and waterlogging."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import numpy as np
 import supervision as sv
 
 from citywatch.config import CameraConfig
 from citywatch.events import EventEnd, EventRecord
-from citywatch.runtime import CameraPipeline
+from citywatch.pipeline import CameraPipeline
 from vision.frames import Frame
 
 W, H = 320, 240
@@ -19,11 +22,16 @@ BIKE = (100.0, 150.0, 130.0, 200.0)  # bottom centre (115, 200) -> (0.36, 0.83)
 
 
 def camera(rules: list[dict], **extra: object) -> CameraConfig:
-    return CameraConfig.model_validate({
-        "id": "cam", "url": "clip.mp4", "analysis_fps": 1,
-        "zones": [{"id": "pavement", "polygon": [[0.2, 0.6], [0.6, 0.6], [0.6, 1.0], [0.2, 1.0]]}],
-        "rules": rules, **extra,
-    })
+    return CameraConfig.model_validate(
+        {
+            "id": "cam",
+            "url": "clip.mp4",
+            "analysis_fps": 1,
+            "zones": [{"id": "pavement", "polygon": [[0.2, 0.6], [0.6, 0.6], [0.6, 1.0], [0.2, 1.0]]}],
+            "rules": rules,
+            **extra,
+        }
+    )
 
 
 def frame(t: float) -> Frame:
@@ -36,9 +44,11 @@ def detections(*items: tuple[str, tuple[float, float, float, float]]) -> sv.Dete
         empty = sv.Detections.empty()
         empty.data["label"] = np.array([], dtype=object)
         return empty
-    dets = sv.Detections(xyxy=np.array([box for _, box in items], dtype=np.float32),
-                         confidence=np.full(len(items), 0.9, dtype=np.float32),
-                         class_id=np.zeros(len(items), dtype=int))
+    dets = sv.Detections(
+        xyxy=np.array([box for _, box in items], dtype=np.float32),
+        confidence=np.full(len(items), 0.9, dtype=np.float32),
+        class_id=np.zeros(len(items), dtype=int),
+    )
     dets.data["label"] = np.array([label for label, _ in items], dtype=object)
     return dets
 
@@ -66,16 +76,18 @@ def test_non_motor_parking_with_evidence_and_duration() -> None:
 
 def test_schedule_idles_a_rule_outside_its_window() -> None:
     # The replay starts at 21:59:00 local; the rule runs 22:00-06:00 only (a window over midnight).
-    rule = {"id": "night", "type": "illegal_parking", "zones": ["pavement"], "min_dwell_s": 30,
-            "schedule": {"windows": ["22:00-06:00"]}}
+    rule = {
+        "id": "night",
+        "type": "illegal_parking",
+        "zones": ["pavement"],
+        "min_dwell_s": 30,
+        "schedule": {"windows": ["22:00-06:00"]},
+    }
     pipeline = CameraPipeline(camera([rule], start_time="2026-06-05T21:59:00"))
     outputs = run(pipeline, range(0, 120), lambda t: [("car", BIKE)])
     (event,) = [o for o in outputs if isinstance(o, EventRecord)]
     # Idle until 22:00 (stream 60 s); the tracker confirms a new track on its second frame.
     assert event.first_seen_s == 61.0 and event.triggered_s == 91.0
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
     assert datetime.fromtimestamp(event.occurred_wall_s, ZoneInfo("Asia/Shanghai")).strftime("%H:%M:%S") == "22:00:31"
     # Leaving the window ends the stay (and closes its event).
     pipeline = CameraPipeline(camera([rule], start_time="2026-06-06T05:58:00"))
@@ -89,8 +101,15 @@ def test_schedule_idles_a_rule_outside_its_window() -> None:
 def test_litter_and_water_from_a_detector() -> None:
     rules = [
         {"id": "trash", "type": "litter", "zones": ["pavement"], "source": "detector", "persist_s": 20},
-        {"id": "flood", "type": "waterlogging", "zones": ["pavement"], "source": "detector",
-         "threshold": 0.5, "persist_s": 10, "clear_s": 5},
+        {
+            "id": "flood",
+            "type": "waterlogging",
+            "zones": ["pavement"],
+            "source": "detector",
+            "threshold": 0.5,
+            "persist_s": 10,
+            "clear_s": 5,
+        },
     ]
     pipeline = CameraPipeline(camera(rules))
     assert pipeline.needed_labels == {"litter", "water"}

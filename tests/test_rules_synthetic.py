@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from citywatch.commands.eval import evaluate, load_truth
 from citywatch.config import load_config
-from tests.conftest import REPO, SHARED
 from tests.scenarios import synth
+from tests.support import REPO, SHARED
+from vision.rules.background import DualBackground
 
 INTERVAL = 0.5  # analysis_fps 2
 
@@ -24,8 +26,9 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 
 
 @pytest.mark.e2e
-def test_litter_and_waterlogging_scenarios(clips: tuple[Path, dict], monkeypatch: pytest.MonkeyPatch,
-                                           tmp_path: Path, model_dir: Path) -> None:
+def test_litter_and_waterlogging_scenarios(
+    clips: tuple[Path, dict], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, model_dir: Path
+) -> None:
     directory, truth_of = clips
     monkeypatch.setenv("CITYWATCH_SYNTH_DIR", str(directory))
     monkeypatch.setenv("CITYWATCH_SHARED_DIR", str(SHARED))
@@ -55,10 +58,6 @@ def test_litter_and_waterlogging_scenarios(clips: tuple[Path, dict], monkeypatch
 
 
 def test_dual_background_finds_a_new_static_object_and_ignores_masked_boxes() -> None:
-    import numpy as np
-
-    from vision.background import DualBackground
-
     rng = np.random.default_rng(0)
     scene = rng.integers(90, 110, (240, 320, 3), dtype=np.uint8)
     model = DualBackground(warmup_s=2.0, diff_threshold=25, width=320)

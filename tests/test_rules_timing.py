@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from citywatch.config import (
+    ConfigError,
     IllegalParkingRuleConfig,
     LitterRuleConfig,
     ScheduleConfig,
@@ -16,8 +17,8 @@ from citywatch.config import (
     parse_config,
 )
 from vision.rules import DwellParams, DwellState, Observation, step_dwell
-from vision.rules_water import LevelParams, LevelState, step_level
-from vision.schedule import Gate, cleared, fired, may_fire, recurred, schedule_active, wall_time
+from vision.rules.schedule import Gate, cleared, fired, may_fire, recurred, schedule_active, wall_time
+from vision.rules.waterlogging import LevelParams, LevelState, step_level
 
 SH = ZoneInfo("Asia/Shanghai")
 VAN = (651.0, 42.0, 725.0, 99.0)
@@ -153,8 +154,6 @@ cameras:
     assert [type(r) for r in rules][2:] == [LitterRuleConfig, WaterloggingRuleConfig]
     assert rules[0].type == "illegal_parking" and rules[1].labels == ["bicycle", "e-bike", "tricycle"]
     assert rules[1].min_dwell_s == 300.0
-    from citywatch.config import ConfigError
-
     with pytest.raises(ConfigError, match="threshold"):
         parse_config(text.replace("threshold: 0.4", "threshold: 1.5"))
 

@@ -6,13 +6,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pytest
 import supervision as sv
 
-from api.db import open_database
 from citywatch.config import CitywatchConfig
-from citywatch.events import EventSink, register_cameras
+from citywatch.domain.cameras import register_cameras
+from citywatch.domain.db import open_database
 from citywatch.runtime import run_replay
-from tests.conftest import KERB_ZONE, VTEST, demo_config_dict
+from citywatch.sink import EventSink
+from tests.support import KERB_ZONE, VTEST, demo_config_dict
 from vision.detect import Detector, DetectorSet
 
 
@@ -27,18 +29,22 @@ class CountingBackend:
         return [sv.Detections.empty() for _ in images]
 
 
+@pytest.mark.footage  # two cameras replay vtest.avi (the detectors are counting stand-ins)
 def test_each_model_runs_only_for_the_cameras_that_need_it(tmp_path: Path) -> None:
     coco, litter = CountingBackend(), CountingBackend()
-    detectors = DetectorSet({
-        "coco": Detector("coco", coco, ["car", "truck"], {"car": "car", "truck": "truck"}),
-        "litter-model": Detector("litter-model", litter, ["garbage"], {"garbage": "litter"}),
-    })
+    detectors = DetectorSet(
+        {
+            "coco": Detector("coco", coco, ["car", "truck"], {"car": "car", "truck": "truck"}),
+            "litter-model": Detector("litter-model", litter, ["garbage"], {"garbage": "litter"}),
+        }
+    )
     data = demo_config_dict(tmp_path, analysis_fps=0.5)
     litter_camera = {
-        "id": "lawn", "url": str(VTEST), "analysis_fps": 0.5,
+        "id": "lawn",
+        "url": str(VTEST),
+        "analysis_fps": 0.5,
         "zones": [{"id": "grass", "polygon": KERB_ZONE}],
-        "rules": [{"id": "grass-litter", "type": "litter", "source": "detector", "zones": ["grass"],
-                   "persist_s": 30}],
+        "rules": [{"id": "grass-litter", "type": "litter", "source": "detector", "zones": ["grass"], "persist_s": 30}],
     }
     data["cameras"].append(litter_camera)
     config = CitywatchConfig.model_validate(data)

@@ -7,9 +7,7 @@ restarts it. Every event must arrive exactly once, in order, with its evidence f
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
 import threading
 import time
 import uuid
@@ -18,85 +16,16 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from api.db import open_database
 from citywatch.config import CitywatchConfig
-from citywatch.events import EventEnd, EventRecord, EventSink, register_cameras
+from citywatch.domain.cameras import register_cameras
+from citywatch.domain.db import open_database
+from citywatch.events import EventEnd, EventRecord
+from citywatch.sink import EventSink
 from citywatch.spool import Spool
-from tests.conftest import demo_config_dict
-from tests.ledger_support import JPEG, database_url, pg_template  # noqa: F401
+from tests.ledger_support import JPEG
+from tests.support import TcpProxy, demo_config_dict
 
 pytestmark = pytest.mark.postgres
-# ruff: noqa: F811  (fixtures imported from tests.ledger_support)
-
-
-class TcpProxy:
-    """A loopback TCP forwarder that can be killed (cutting every connection) and restarted."""
-
-    def __init__(self, target: tuple[str, int]):
-        self.target = target
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
-        self._server: socket.socket | None = None
-
-    def start(self) -> None:
-        server = socket.socket()
-        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        server.bind(("127.0.0.1", self.port))
-        server.listen(64)
-        self._server = server
-        threading.Thread(target=self._accept, args=(server,), daemon=True).start()
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            with contextlib.suppress(OSError):
-                server.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone does not
-            server.close()
-        with self._lock:
-            sockets, self._sockets = self._sockets, []
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-
-    def _accept(self, server: socket.socket) -> None:
-        server.settimeout(0.1)
-        while self._server is server:
-            try:
-                client, _ = server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            if self._server is not server:
-                client.close()
-                return
-            client.settimeout(None)
-            try:
-                upstream = socket.create_connection(self.target, timeout=5)
-            except OSError:
-                client.close()
-                continue
-            upstream.settimeout(None)
-            with self._lock:
-                self._sockets += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, sink):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
 
 
 def _record(camera: str, i: int) -> EventRecord:

@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from citywatch.config import CameraConfig
@@ -15,13 +16,12 @@ from vision.frames import Frame
 from vision.streams import (
     DECODE_ALL,
     DECODE_KEYFRAMES,
-    ENDED,
-    ERROR,
     LatestFrameSlot,
     Sampler,
     StreamClock,
     StreamHealth,
     StreamReader,
+    StreamState,
     choose_decode,
     health_snapshot,
 )
@@ -48,7 +48,7 @@ def test_replay_fast_and_10x_give_identical_frames(vtest_path: Path) -> None:
     assert len(fast) >= 150  # 79.5 s at 2 fps
     assert fast == slow
     assert 7.0 <= took <= 20.0  # 79.5 s of video at 10x is paced, not fast
-    assert fast_reader.health.state == ENDED
+    assert fast_reader.health.state == StreamState.ENDED
     times = [t for _, t, _ in fast]
     assert all(b > a for a, b in itertools.pairwise(times))
     assert all(abs(t * 2 - round(t * 2)) < 0.06 for t in times)  # on the 0.5 s grid (10 fps source)
@@ -98,7 +98,7 @@ def test_corrupt_and_missing_files_report_error(tmp_path: Path) -> None:
     for url, words in cases:
         reader = StreamReader(_camera(url), speed="fast")
         assert list(reader.frames()) == []
-        assert reader.health.state == ERROR
+        assert reader.health.state == StreamState.ERROR
         assert words in (reader.health.last_error or "")
 
 
@@ -129,8 +129,6 @@ def test_sampler_fixed_grid() -> None:
 def test_latest_frame_slot_drops_stale_and_counts() -> None:
     health = StreamHealth()
     slot = LatestFrameSlot(health)
-    import numpy as np
-
     image = np.zeros((2, 2, 3), np.uint8)
     for i in range(5):
         slot.put(Frame("c", i, float(i), 0.0, image))
@@ -157,7 +155,6 @@ def test_health_snapshot_has_what_operators_need() -> None:
     health.frames_in, health.frames_sampled = 100, 20
     health.last_frame_wall_s = time.time()
     snap = health_snapshot(health)
-    for key in ("state", "last_frame_at", "input_fps", "analysed_fps", "frames_dropped", "reconnects",
-                "last_error"):
+    for key in ("state", "last_frame_at", "input_fps", "analysed_fps", "frames_dropped", "reconnects", "last_error"):
         assert key in snap
     assert snap["state"] == "online" and snap["input_fps"] > 0 and snap["analysed_fps"] > 0

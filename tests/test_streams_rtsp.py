@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from citywatch.config import CameraConfig
-from tests.rtsp.fixtures import RtspServer, free_port, rtsp_clips, rtsp_server  # noqa: F401
-from vision.streams import ERROR, OFFLINE, ONLINE, STALLED, StreamReader, health_snapshot
+from tests.rtsp.fixtures import RtspServer
+from tests.support import free_port
+from vision.streams import StreamReader, StreamState, health_snapshot
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.timeout(60)]
 
@@ -72,12 +73,19 @@ class Camera:
 
 
 @pytest.fixture(scope="module")
-def steady(rtsp_server: RtspServer) -> Iterator[list[Camera]]:  # noqa: F811
+def steady(rtsp_server: RtspServer) -> Iterator[list[Camera]]:
     """Four healthy cameras (two keyframe-only at 1 fps, two decode-all at 2 fps) for the module."""
-    cams = [Camera(f"steady{i}", rtsp_server.url(f"steady{i}"), analysis_fps=1.0 if i < 2 else 2.0,
-                   decode="keyframes" if i < 2 else "all") for i in range(4)]
+    cams = [
+        Camera(
+            f"steady{i}",
+            rtsp_server.url(f"steady{i}"),
+            analysis_fps=1.0 if i < 2 else 2.0,
+            decode="keyframes" if i < 2 else "all",
+        )
+        for i in range(4)
+    ]
     for cam in cams:
-        cam.wait_state((ONLINE,), 10)
+        cam.wait_state((StreamState.ONLINE,), 10)
     time.sleep(1.5)
     yield cams
     for cam in cams:
@@ -95,7 +103,7 @@ def others_keep_fps(steady: list[Camera]) -> Iterator[Callable[[], None]]:
         for cam in steady:
             fps = cam.reader.sampler.fps
             got = cam.frames_between(t0, t1)
-            assert cam.state == ONLINE, cam.reader.health.last_error
+            assert cam.state == StreamState.ONLINE, cam.reader.health.last_error
             assert got >= (t1 - t0) * fps * 0.8 - 2, f"{cam.reader.camera.id}: {got} frames in {t1 - t0:.1f}s"
             assert cam.max_gap(t0, t1) < 1.0 / fps + 1.5, f"{cam.reader.camera.id} paused"
         checked.append(True)
@@ -104,14 +112,12 @@ def others_keep_fps(steady: list[Camera]) -> Iterator[Callable[[], None]]:
     assert checked, "test forgot to check the other cameras"
 
 
-def test_steady_cameras_online_at_analysis_rate(
-    steady: list[Camera], others_keep_fps: Callable[[], None]
-) -> None:
+def test_steady_cameras_online_at_analysis_rate(steady: list[Camera], others_keep_fps: Callable[[], None]) -> None:
     time.sleep(4)
     others_keep_fps()
     for cam in steady:
         snap = health_snapshot(cam.reader.health)
-        assert snap["state"] == ONLINE
+        assert snap["state"] == StreamState.ONLINE
         assert 8.0 <= snap["input_fps"] <= 12.0, snap
         assert abs(snap["analysed_fps"] - cam.reader.sampler.fps) < 0.5, snap
         assert snap["decode"] == ("keyframes" if cam.reader.sampler.fps == 1.0 else "all")
@@ -120,19 +126,21 @@ def test_steady_cameras_online_at_analysis_rate(
     assert keyframe_cam.frames_decoded <= keyframe_cam.frames_in / 10 + 2  # one decode per GOP
 
 
-def test_server_killed_goes_offline_then_online(rtsp_clips: dict[str, Path],  # noqa: F811
-                                                others_keep_fps: Callable[[], None]) -> None:
+def test_server_killed_goes_offline_then_online(
+    rtsp_clips: dict[str, Path],
+    others_keep_fps: Callable[[], None],
+) -> None:
     server = RtspServer({"cam": (rtsp_clips["cif"], 10)}, port=free_port()).start()
     cam = Camera("victim", server.url("cam"))
     try:
-        cam.wait_state((ONLINE,), 10)
+        cam.wait_state((StreamState.ONLINE,), 10)
         time.sleep(1)
         server.kill()
-        went_offline = cam.wait_state((OFFLINE,), 5)
+        went_offline = cam.wait_state((StreamState.OFFLINE,), 5)
         time.sleep(3)
-        assert cam.state == OFFLINE and "refused" in (cam.reader.health.last_error or "")
+        assert cam.state == StreamState.OFFLINE and "refused" in (cam.reader.health.last_error or "")
         server.start()
-        back = cam.wait_state((ONLINE,), 5)
+        back = cam.wait_state((StreamState.ONLINE,), 5)
         frames_before = len(cam.arrivals)
         time.sleep(1.5)
         assert len(cam.arrivals) > frames_before
@@ -145,24 +153,26 @@ def test_server_killed_goes_offline_then_online(rtsp_clips: dict[str, Path],  # 
     others_keep_fps()
 
 
-def test_stall_detected_and_recovered(rtsp_server: RtspServer,  # noqa: F811
-                                      others_keep_fps: Callable[[], None]) -> None:
+def test_stall_detected_and_recovered(
+    rtsp_server: RtspServer,
+    others_keep_fps: Callable[[], None],
+) -> None:
     cam = Camera("stalling", rtsp_server.url("stallable"))
     try:
-        cam.wait_state((ONLINE,), 10)
+        cam.wait_state((StreamState.ONLINE,), 10)
         time.sleep(1)
         rtsp_server.stall("stallable")
-        detected = cam.wait_state((STALLED,), 6)
+        detected = cam.wait_state((StreamState.STALLED,), 6)
         assert "no video" in (cam.reader.health.last_error or "")
         seen = set()
         until = time.monotonic() + 5  # reconnects during the stall keep saying `stalled`
         while time.monotonic() < until:
             seen.add(cam.state)
             time.sleep(0.05)
-        assert seen == {STALLED}, (seen, cam.reader.health.last_error)
+        assert seen == {StreamState.STALLED}, (seen, cam.reader.health.last_error)
         assert cam.reader.health.reconnects >= 1
         rtsp_server.resume("stallable")
-        recovered = cam.wait_state((ONLINE,), 8)
+        recovered = cam.wait_state((StreamState.ONLINE,), 8)
         print(f"stall detected after {detected:.2f}s, recovered {recovered:.2f}s after resume")
     finally:
         rtsp_server.resume("stallable")
@@ -190,8 +200,12 @@ def text_http_url() -> Iterator[str]:
     server.shutdown()
 
 
-def test_bad_sources_report_readable_reasons(rtsp_server: RtspServer, text_http_url: str,  # noqa: F811
-                                             tmp_path: Path, others_keep_fps: Callable[[], None]) -> None:
+def test_bad_sources_report_readable_reasons(
+    rtsp_server: RtspServer,
+    text_http_url: str,
+    tmp_path: Path,
+    others_keep_fps: Callable[[], None],
+) -> None:
     garbage = tmp_path / "corrupt.mp4"
     garbage.write_bytes(b"\x00\x00\x00\x20ftypisom" + bytes(range(256)) * 400)
     cases = {
@@ -204,13 +218,13 @@ def test_bad_sources_report_readable_reasons(rtsp_server: RtspServer, text_http_
     cams = {name: Camera(name, url) for name, (url, _) in cases.items()}
     try:
         for name, (_, words) in cases.items():
-            cams[name].wait_state((ERROR, OFFLINE), 10)
+            cams[name].wait_state((StreamState.ERROR, StreamState.OFFLINE), 10)
             error = cams[name].reader.health.last_error or ""
             assert words in error, f"{name}: {error!r}"
             print(f"{name}: {cams[name].state}: {error}")
         time.sleep(3)  # retries go on (live sources) without disturbing anyone
         for name, cam in cams.items():
-            assert cam.state in (ERROR, OFFLINE), name
+            assert cam.state in (StreamState.ERROR, StreamState.OFFLINE), name
             assert not cam.arrivals
     finally:
         for cam in cams.values():

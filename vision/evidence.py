@@ -35,8 +35,9 @@ def annotate(image: np.ndarray, zones: Sequence[Zone], box: Sequence[float] | No
             top = max(0, y1 - th - base - 4)
             left = max(0, min(x1, width - tw - 4))
             cv2.rectangle(out, (left, top), (left + tw + 4, top + th + base + 4), BOX_COLOUR, -1)
-            cv2.putText(out, caption, (left + 2, top + th + 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1,
-                        cv2.LINE_AA)
+            cv2.putText(
+                out, caption, (left + 2, top + th + 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA
+            )
     return out
 
 

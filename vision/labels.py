@@ -9,6 +9,7 @@ both car and truck at the same place counts once.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
 import numpy as np
 import supervision as sv
@@ -19,6 +20,10 @@ VEHICLE = frozenset({"car", "truck", "bus", "motorcycle"})
 NON_MOTOR = frozenset({"bicycle", "e-bike", "tricycle"})
 #: Label groups: a rule naming the group name matches every label in it.
 GROUPS: dict[str, frozenset[str]] = {"vehicle": VEHICLE, "non_motor": NON_MOTOR}
+
+#: Labels of things that move through a scene (people, vehicles): the model-free baselines mask
+#: their boxes out, so they are never litter, water or background.
+MOVERS = VEHICLE | NON_MOTOR | frozenset({"person"})
 
 #: Every label a mapping may produce (rules may also name the groups `vehicle` and `non_motor`).
 CITYWATCH_LABELS = VEHICLE | NON_MOTOR | frozenset({"person", "litter", "water"})
@@ -51,21 +56,23 @@ def group_of(label: str) -> str:
     return label
 
 
-def map_labels(
-    detections: sv.Detections, class_names: list[str], mapping: Mapping[str, str]
-) -> sv.Detections:
+def map_labels(detections: sv.Detections, class_names: list[str], mapping: Mapping[str, str]) -> sv.Detections:
     """Attach `data['label']` from class ids; drop detections whose class has no mapping."""
     if len(detections) == 0:
         detections.data["label"] = np.array([], dtype=object)
         return detections
-    names = [
-        class_names[int(c)] if 0 <= int(c) < len(class_names) else str(int(c)) for c in detections.class_id
-    ]
+    class_ids = detections.class_id if detections.class_id is not None else np.zeros(len(detections), dtype=int)
+    names = [class_names[int(c)] if 0 <= int(c) < len(class_names) else str(int(c)) for c in class_ids]
     labels = np.array([mapping.get(name, "") for name in names], dtype=object)
     keep = labels != ""
-    kept = detections[keep]
+    kept = select(detections, keep)
     kept.data["label"] = labels[keep]
     return kept
+
+
+def select(detections: sv.Detections, keep: np.ndarray) -> sv.Detections:
+    """The detections where the boolean mask `keep` is true (supervision's indexing, typed)."""
+    return cast(sv.Detections, detections[keep])
 
 
 def merge_same_object(detections: sv.Detections, iou_threshold: float = 0.6) -> sv.Detections:
@@ -74,7 +81,8 @@ def merge_same_object(detections: sv.Detections, iou_threshold: float = 0.6) -> 
     if len(detections) < 2:
         return detections
     groups = np.array([group_of(str(label)) for label in detections.data["label"]], dtype=object)
-    order = np.argsort(-detections.confidence)
+    scores = detections.confidence if detections.confidence is not None else np.ones(len(detections))
+    order = np.argsort(-scores)
     iou = sv.box_iou_batch(detections.xyxy, detections.xyxy)
     suppressed = np.zeros(len(detections), dtype=bool)
     for i in order:
@@ -83,7 +91,7 @@ def merge_same_object(detections: sv.Detections, iou_threshold: float = 0.6) -> 
         same = (groups == groups[i]) & (iou[i] > iou_threshold)
         same[i] = False
         suppressed |= same
-    return detections[~suppressed]
+    return select(detections, ~suppressed)
 
 
 def parse_mapping(text: str) -> dict[str, str]:

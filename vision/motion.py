@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import cv2
 import numpy as np
@@ -42,7 +43,7 @@ class GateDecision:
 
 def _polygon_points(zone: object) -> Polygon:
     """A zone's polygon: a `ZoneConfig`-like object with `.polygon`, or the point list itself."""
-    return getattr(zone, "polygon", zone)  # type: ignore[return-value]
+    return cast(Polygon, getattr(zone, "polygon", zone))
 
 
 def zone_mask(zones: Sequence[object], width: int, height: int, margin: int = 2) -> np.ndarray:
@@ -54,12 +55,10 @@ def zone_mask(zones: Sequence[object], width: int, height: int, margin: int = 2)
         return np.full((height, width), 255, dtype=np.uint8)
     mask = np.zeros((height, width), dtype=np.uint8)
     for zone in zones:
-        pts = np.array(
-            [[x * (width - 1), y * (height - 1)] for x, y in _polygon_points(zone)], dtype=np.float32
-        )
+        pts = np.array([[x * (width - 1), y * (height - 1)] for x, y in _polygon_points(zone)], dtype=np.float32)
         cv2.fillPoly(mask, [np.round(pts).astype(np.int32)], 255)
     if margin > 0:
-        mask = cv2.dilate(mask, np.ones((2 * margin + 1, 2 * margin + 1), np.uint8))
+        mask = np.asarray(cv2.dilate(mask, np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)), dtype=np.uint8)
     return mask
 
 

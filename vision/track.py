@@ -47,8 +47,12 @@ class CameraTracker:
         labels = tracked.data.get("label", np.array(["object"] * len(tracked), dtype=object))
         scores = tracked.confidence if tracked.confidence is not None else np.ones(len(tracked))
         out = [
-            TrackedObject(int(tid), str(label), tuple(float(v) for v in box), float(score))
+            TrackedObject(int(tid), str(label), _box(box), float(score))
             for tid, label, box, score in zip(tracked.tracker_id, labels, tracked.xyxy, scores, strict=True)
             if int(tid) >= 0
         ]
         return sorted(out, key=lambda obj: obj.track_id)
+
+
+def _box(xyxy: np.ndarray) -> tuple[float, float, float, float]:
+    return float(xyxy[0]), float(xyxy[1]), float(xyxy[2]), float(xyxy[3])

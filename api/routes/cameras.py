@@ -1,52 +1,40 @@
-"""Cameras: `GET /api/cameras` and `GET /api/cameras/{id}` with configuration and live health."""
+"""Cameras: `GET /api/cameras` and `GET /api/cameras/{id}` with configuration and live health, and
+`GET /api/cameras/{id}/latest.jpg`, the last analysed frame (the console's thumbnail)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException
+from typing import Annotated, Any
+
+import cv2
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import Response
 from sqlalchemy import func, select
 
 from api.auth_responses import AUTH_RESPONSES
-from api.deps import Context, DbSession, require_role
-from api.models import Event
+from api.deps import AppContext, Context, DbSession, QueryViewer, require_role
 from api.schemas import CameraOut
 from citywatch.config import CameraConfig
-from citywatch.events import redact_url
+from citywatch.domain.tables import Event
+from vision.evidence import encode_jpeg
+from vision.streams import health_snapshot, redact_url
 
 router = APIRouter(
     prefix="/api/cameras", tags=["cameras"], dependencies=[Depends(require_role("viewer"))], responses=AUTH_RESPONSES
 )
+#: Routes that take the token as a query parameter too (plain `<img>` tags cannot send headers).
+images = APIRouter(prefix="/api/cameras", tags=["cameras"], responses=AUTH_RESPONSES)
 
 
-def _health(context: Context, camera_id: str) -> dict | None:
-    if not context.health:
-        return None
-    health = context.health().get(camera_id)
-    if health is None:
-        return None
-    from vision import streams
-
-    snapshot = getattr(streams, "health_snapshot", None)
-    if snapshot is not None:
-        return snapshot(health)
-    input_fps, analysed_fps = health.rates()
-    return {
-        "state": health.state,
-        "last_frame_at": health.last_frame_wall_s,
-        "last_frame_stream_s": health.last_frame_stream_s,
-        "input_fps": round(input_fps, 2),
-        "analysed_fps": round(analysed_fps, 2),
-        "frames_dropped": health.frames_dropped,
-        "reconnects": health.reconnects,
-        "last_error": health.last_error,
-    }
+def _health(context: AppContext, camera_id: str) -> dict[str, Any] | None:
+    health = context.health().get(camera_id) if context.health else None
+    return health_snapshot(health) if health is not None else None
 
 
-def _analysis(context: Context, camera_id: str) -> dict | None:
-    status = context.extras.get("pipeline_status")
-    return status().get(camera_id) if status else None
+def _analysis(context: AppContext, camera_id: str) -> dict[str, Any] | None:
+    return context.pipeline_status().get(camera_id) if context.pipeline_status else None
 
 
-def _camera_out(context: Context, camera: CameraConfig, event_count: int) -> CameraOut:
+def _camera_out(context: AppContext, camera: CameraConfig, event_count: int) -> CameraOut:
     return CameraOut(
         id=camera.id,
         name=camera.name,
@@ -68,6 +56,13 @@ def _event_counts(session: DbSession) -> dict[str, int]:
     return {camera_id: count for camera_id, count in rows}
 
 
+def _camera(context: AppContext, camera_id: str) -> CameraConfig:
+    try:
+        return context.config.camera(camera_id)
+    except KeyError:
+        raise HTTPException(404, detail=f"camera {camera_id!r} not found") from None
+
+
 @router.get("", response_model=list[CameraOut], summary="List cameras")
 def list_cameras(context: Context, session: DbSession) -> list[CameraOut]:
     """Every configured camera, its zones and rules, live health and number of events."""
@@ -79,8 +74,32 @@ def list_cameras(context: Context, session: DbSession) -> list[CameraOut]:
     "/{camera_id}", response_model=CameraOut, summary="One camera", responses={404: {"description": "No such camera"}}
 )
 def get_camera(camera_id: str, context: Context, session: DbSession) -> CameraOut:
-    try:
-        camera = context.config.camera(camera_id)
-    except KeyError:
-        raise HTTPException(404, detail=f"camera {camera_id!r} not found") from None
+    camera = _camera(context, camera_id)
     return _camera_out(context, camera, _event_counts(session).get(camera_id, 0))
+
+
+@images.get(
+    "/{camera_id}/latest.jpg",
+    summary="The camera's last analysed frame",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}, 404: {}},
+)
+def latest_jpg(
+    camera_id: str,
+    context: Context,
+    user: QueryViewer,
+    width: Annotated[int | None, Query(ge=32, le=4096, description="Scale to this width.")] = None,
+) -> Response:
+    """JPEG of the last frame the pipeline analysed for this camera (404 before the first one)."""
+    _camera(context, camera_id)
+    frame = context.latest_frame(camera_id) if context.latest_frame is not None else None
+    if frame is None:
+        raise HTTPException(404, detail=f"no analysed frame yet for camera {camera_id!r}")
+    image = frame.image
+    if width and width < image.shape[1]:
+        image = cv2.resize(image, (width, round(image.shape[0] * width / image.shape[1])), interpolation=cv2.INTER_AREA)
+    return Response(
+        encode_jpeg(image, quality=80),
+        media_type="image/jpeg",
+        headers={"Cache-Control": "no-store", "X-Stream-Seconds": f"{frame.stream_s:.3f}"},
+    )

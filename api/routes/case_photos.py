@@ -26,8 +26,8 @@ from pydantic import BaseModel, Field
 
 from api.auth_responses import AUTH_RESPONSES
 from api.deps import Context, DbSession, Operator, require_role
-from api.models import Case
 from api.schemas import Problem
+from citywatch.domain.tables import Case
 
 router = APIRouter(prefix="/api/cases", tags=["cases"], dependencies=[Depends(require_role("viewer"))])
 
@@ -71,8 +71,11 @@ def _kind(data: bytes) -> str | None:
     },
 )
 def upload_photo(
-    case_id: CaseId, file: Annotated[UploadFile, File(description="A JPEG or PNG.")], session: DbSession,
-    context: Context, user: Operator,
+    case_id: CaseId,
+    file: Annotated[UploadFile, File(description="A JPEG or PNG.")],
+    session: DbSession,
+    context: Context,
+    user: Operator,
 ) -> PhotoOut:
     """Store one photo (JPEG or PNG, up to 15 MB) and answer its URL for a transition's `attachments`."""
     if session.get(Case, case_id) is None:
@@ -95,9 +98,7 @@ def upload_photo(
             os.fsync(part.fileno())
         os.replace(part.name, target)
     height, width = image.shape[:2]
-    return PhotoOut(
-        url=f"/api/cases/{case_id}/photos/{name}", name=name, bytes=len(data), width=width, height=height
-    )
+    return PhotoOut(url=f"/api/cases/{case_id}/photos/{name}", name=name, bytes=len(data), width=width, height=height)
 
 
 @router.get(

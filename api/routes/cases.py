@@ -17,20 +17,15 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, bindparam, func, select, tuple_
+from sqlalchemy import BindParameter, Select, bindparam, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
-from api import ledger, workflow
 from api.auth_responses import AUTH_RESPONSES, BAD_BODY
 from api.cache import page_total
 from api.deps import Context, DbSession, Operator, require_role
-from api.models import Camera, Case, CaseAction, Event
 from api.responses import FastJSONResponse
-from api.routes.events import EVENT_COLUMNS, event_out, event_row_payload
 from api.schemas import (
-    CaseActionOut,
     CaseDetail,
-    CaseOut,
     CasePage,
     HotlineCaseIn,
     Problem,
@@ -38,6 +33,10 @@ from api.schemas import (
     TransitionIn,
     TransitionOut,
 )
+from api.views import action_out, case_out, event_out, event_row_view
+from citywatch.domain import ledger, workflow
+from citywatch.domain.payloads import CASE_COLUMNS, EVENT_COLUMNS, action_payload, case_payload, case_row_payload
+from citywatch.domain.tables import Camera, Case, CaseAction, Event
 
 #: A row id: bounded so a huge number is a 422, not a database overflow.
 RowId = Annotated[int, Path(ge=1, le=2_147_483_647, description="Row id.")]
@@ -72,16 +71,6 @@ CSV_COLUMNS = (
 )
 
 
-def case_out(row: Case, now: datetime | None = None) -> CaseOut:
-    """The API form of a case row."""
-    return CaseOut.model_validate(ledger.case_payload(row, now))
-
-
-def action_out(row: CaseAction) -> CaseActionOut:
-    """The API form of an audit-trail row."""
-    return CaseActionOut.model_validate(ledger.action_payload(row))
-
-
 class CaseFilters(BaseModel):
     """Query filters shared by the list and the CSV export (a query-parameter model: FastAPI
     validates it in place, with no dependency call per request)."""
@@ -114,7 +103,9 @@ class CaseFilters(BaseModel):
             query = query.where(Case.created_at < _aware(self.until))
         if self.overdue is not None:
             # the statuses inline (not bound): the planner can then use the partial index of working cases
-            working = bindparam("working", list(workflow.DEADLINE_STATUSES), expanding=True, literal_execute=True)
+            working: BindParameter[list[str]] = bindparam(
+                "working", list(workflow.DEADLINE_STATUSES), expanding=True, literal_execute=True
+            )
             overdue = Case.status.in_(working) & (Case.deadline < now)
             query = query.where(overdue if self.overdue else ~overdue | Case.deadline.is_(None))
         return query
@@ -135,28 +126,37 @@ def list_cases(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     after: Annotated[
         str | None,
-        Query(max_length=200, description="The `next` of the previous page: the page after it (then leave "
-              "`offset` out). Deep pages cost what the first does; with `offset` the database walks "
-              "every skipped case."),
+        Query(
+            max_length=200,
+            description="The `next` of the previous page: the page after it (then leave "
+            "`offset` out). Deep pages cost what the first does; with `offset` the database walks "
+            "every skipped case.",
+        ),
     ] = None,
 ) -> FastJSONResponse:
     """Cases newest first (stable order: created_at, then id), filtered by status, type, camera,
     district, street, source, creation time and overdue. A `total` over 10,000 may be up to 5 s old.
     Page with `next`/`after` (keyset) or with `offset`."""
     now = datetime.now(UTC)
-    query = filters.apply(select(*ledger.CASE_COLUMNS), now)
+    query = filters.apply(select(*CASE_COLUMNS), now)
     if after is not None:
         if offset:
             raise RequestValidationError(
-                [{"type": "value_error", "loc": ("query", "after"), "msg": "give either `after` or `offset`, not both",
-                  "input": after}]
+                [
+                    {
+                        "type": "value_error",
+                        "loc": ("query", "after"),
+                        "msg": "give either `after` or `offset`, not both",
+                        "input": after,
+                    }
+                ]
             )
         created_at, case_id = decode_cursor(after)
         query = query.where(tuple_(Case.created_at, Case.id) < (created_at, case_id))  # typed by the columns
     page = query.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit).offset(offset)
     # Core rows, not ORM objects: a page is read-only, so it needs no identity map or change tracking
     with context.database.read_session() as session:
-        items = [ledger.case_row_payload(row._asdict(), now) for row in session.connection().execute(page)]
+        items = [case_row_payload(row._asdict(), now) for row in session.connection().execute(page)]
     total = page_total(
         context,
         ("cases", repr(sorted(filters.model_dump().items()))),
@@ -204,7 +204,7 @@ def export_cases(session: DbSession, filters: Filters) -> StreamingResponse:
     """Every matching case, one row each, oldest first; same filters as the list."""
     now = datetime.now(UTC)
     query = filters.apply(select(Case), now).order_by(Case.created_at, Case.id)
-    rows = [ledger.case_payload(row, now) for row in session.scalars(query)]
+    rows = [case_payload(row, now) for row in session.scalars(query)]
 
     def lines() -> Iterator[str]:
         buffer = io.StringIO()
@@ -290,7 +290,7 @@ def get_case(case_id: RowId, context: Context) -> FastJSONResponse:
     now = datetime.now(UTC)
     with context.database.read_session() as session:  # Core rows, as in the lists: read-only
         connection = session.connection()
-        row = connection.execute(select(*ledger.CASE_COLUMNS).where(Case.id == case_id)).first()
+        row = connection.execute(select(*CASE_COLUMNS).where(Case.id == case_id)).first()
         if row is None:
             raise HTTPException(404, detail=f"case {case_id} not found")
         events = connection.execute(
@@ -299,12 +299,12 @@ def get_case(case_id: RowId, context: Context) -> FastJSONResponse:
             .order_by(Event.occurred_at.desc(), Event.id.desc())
             .limit(200)
         )
-        detail = ledger.case_row_payload(row._asdict(), now)
-        detail["events"] = [event_row_payload(event._asdict()) for event in events]
+        detail = case_row_payload(row._asdict(), now)
+        detail["events"] = [event_row_view(event._asdict()) for event in events]
         actions = connection.execute(
             select(*CaseAction.__table__.columns).where(CaseAction.case_id == case_id).order_by(CaseAction.id)
         )
-        detail["actions"] = [ledger.action_payload(action) for action in actions]
+        detail["actions"] = [action_payload(action) for action in actions]
     return FastJSONResponse(detail)
 
 

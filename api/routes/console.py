@@ -1,4 +1,5 @@
-"""The operator console: `GET /` serves the single-page app, `/static/...` its files.
+"""The operator console: `GET /` serves the single-page app, `/static/...` its files, and the few
+reads only the console needs (deployment facts, who the caller is, camera uptime).
 
 Everything the console needs (HTML, ES modules, CSS, the vendored chart library) ships in
 api/static, so it works with no internet; there is no build step.
@@ -9,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, HTTPException
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
 
-from api.deps import Context, Viewer
+from api.deps import Context, QueryViewer, Viewer
 from citywatch import __version__
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
@@ -43,8 +44,8 @@ def console_config(context: Context) -> dict[str, Any]:
         "timezone": context.config.timezone,
         "version": __version__,
         "districts": sorted({camera.district for camera in cameras if camera.district}),
-        "camera_groups": {camera.id: list(getattr(camera, "groups", []) or []) for camera in cameras},
-        "anonymous_read": bool(getattr(context.config.api, "anonymous_read", False)),
+        "camera_groups": {camera.id: list(camera.groups) for camera in cameras},
+        "anonymous_read": context.config.api.anonymous_read,
     }
 
 
@@ -55,6 +56,12 @@ def me(user: Viewer) -> dict[str, Any]:
     return {"name": user.name, "role": user.role, "anonymous": user.anonymous}
 
 
+@router.get("/api/console/uptime", summary="Camera uptime since this process started")
+def uptime(context: Context, user: QueryViewer) -> dict[str, Any]:
+    """Per camera: seconds observed, seconds online, and their ratio (null before any sample)."""
+    return {"cameras": context.uptime.snapshot() if context.uptime is not None else {}}
+
+
 @router.get("/static/{path:path}", response_class=FileResponse, include_in_schema=False)
 def static_file(path: str) -> FileResponse:
     file = (STATIC_DIR / path).resolve()
@@ -62,11 +69,3 @@ def static_file(path: str) -> FileResponse:
         raise HTTPException(404, detail="not found")
     media_type = MEDIA_TYPES.get(file.suffix, "application/octet-stream")
     return FileResponse(file, media_type=media_type, headers={"Cache-Control": "no-cache"})
-
-
-def install(app: FastAPI) -> None:
-    """Serve the console and its live updates (`api.routes.live`) from `app`."""
-    from api.routes import live
-
-    live.install(app)
-    app.include_router(router)

@@ -2,56 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from sqlalchemy import func, select
 
-from api import ledger
 from api.auth_responses import AUTH_RESPONSES, BAD_BODY
 from api.cache import page_total
 from api.deps import Context, DbSession, Operator, require_role
-from api.models import Camera, Case, Event
 from api.responses import FastJSONResponse
 from api.schemas import EventOut, EventPage, Problem, ReviewIn, ReviewOut
+from api.views import case_out, event_out, event_row_view
+from citywatch.domain import ledger, workflow
+from citywatch.domain.payloads import EVENT_COLUMNS
+from citywatch.domain.tables import Camera, Case, Event
 
 EventId = Annotated[int, PathParam(ge=1, le=2_147_483_647, description="Event id.")]
 
 router = APIRouter(
     prefix="/api/events", tags=["events"], dependencies=[Depends(require_role("viewer"))], responses=AUTH_RESPONSES
 )
-
-
-#: The stored columns of an event that its payload shows.
-EVENT_PAYLOAD_COLUMNS: tuple[str, ...] = (
-    "id", "uid", "type", "camera_id", "rule_id", "zone_id", "label", "track_id", "first_seen_s", "triggered_s",
-    "ended_s", "duration_s", "score", "box", "review_status", "review_reason", "case_id", "occurred_at", "evidence",
-)
-#: The same as table columns, for reads that select exactly what a payload needs.
-EVENT_COLUMNS = tuple(Event.__table__.c[name] for name in EVENT_PAYLOAD_COLUMNS)
-
-
-def event_row_payload(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The API description of an event from its `EVENT_PAYLOAD_COLUMNS`, as a plain dict (list
-    pages write it with orjson; `event_out` validates it into the model)."""
-    payload = dict(row)
-    event_id = payload["id"]
-    payload["snapshot_url"] = f"/api/events/{event_id}/snapshot.jpg"
-    payload["evidence"] = [
-        {"kind": item["kind"], "url": f"/api/events/{event_id}/evidence/{item['kind']}.jpg"}
-        for item in payload["evidence"] or []
-    ]
-    return payload
-
-
-def event_out(row: Event) -> EventOut:
-    """The API form of an event row."""
-    return EventOut.model_validate(event_row_payload({name: getattr(row, name) for name in EVENT_PAYLOAD_COLUMNS}))
 
 
 @router.get("", response_model=EventPage, summary="List events")
@@ -93,7 +67,7 @@ def list_events(
     order = (Event.occurred_at.desc(), Event.id.desc())
     with context.database.read_session() as session:
         rows = session.connection().execute(query.order_by(*order).limit(limit).offset(offset))
-        items = [event_row_payload(row._asdict()) for row in rows]
+        items = [event_row_view(row._asdict()) for row in rows]
     total = page_total(
         context,
         ("events", camera_id, type, since, until, review_status, case_id, district, street),
@@ -150,19 +124,6 @@ def get_evidence(event_id: EventId, kind: str, session: DbSession) -> FileRespon
     return _image(path)
 
 
-def _policy(context: Context, event: Event) -> ledger.CasePolicy:
-    """The case policy of the rule that raised `event` (defaults when the rule is gone)."""
-    try:
-        camera = context.config.camera(event.camera_id)
-    except KeyError:
-        return ledger.CasePolicy()
-    rule = next((r for r in camera.rules if r.id == event.rule_id), None)
-    policy = getattr(rule, "case", None)
-    if policy is None:
-        return ledger.CasePolicy()
-    return ledger.CasePolicy(policy.auto_register, policy.priority, policy.deadline_h)
-
-
 @router.post(
     "/{event_id}/review",
     response_model=ReviewOut,
@@ -191,8 +152,9 @@ def review_event(event_id: EventId, body: ReviewIn, session: DbSession, context:
     case = session.get(Case, event.case_id) if event.case_id else None
     if body.action == "confirm":
         event.review_status = "confirmed"
-        if case is None or case.status not in ledger.workflow.OPEN_STATUSES:
-            case, _ = ledger.attach_event(session, event, _policy(context, event), actor=user.name, register=True)
+        if case is None or case.status not in workflow.OPEN_STATUSES:
+            policy = ledger.policy_for(context.config, event.camera_id, event.rule_id)
+            case, _ = ledger.attach_event(session, event, policy, actor=user.name, register=True)
         elif case.status == "new":
             request = ledger.TransitionRequest(to="registered", note=f"event {event.id} confirmed")
             ledger.transition(session, case, request, user.name)
@@ -206,6 +168,4 @@ def review_event(event_id: EventId, body: ReviewIn, session: DbSession, context:
             if not pending:
                 ledger.transition(session, case, ledger.TransitionRequest(to="rejected", note=body.reason), user.name)
     session.flush()
-    from api.routes.cases import case_out
-
     return ReviewOut(event=event_out(event), case=case_out(case) if case is not None else None)

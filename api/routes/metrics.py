@@ -1,24 +1,23 @@
 """Prometheus metrics at `/metrics`: per-camera stream health and detector work.
 
-A collector reads the live health snapshots at scrape time (no background updates, no global
-registry: each app owns its `CollectorRegistry`).
+A collector reads the live health snapshots of the app's context at scrape time (no background
+updates, no global registry: each app owns its `CollectorRegistry`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from vision.streams import health_snapshot
+from api.deps import AppContext
+from vision.streams import StreamState, health_snapshot
 
 router = APIRouter(tags=["health"])
 
-STATES = ("connecting", "online", "stalled", "offline", "error", "ended")
 COUNTERS = {
     "frames_decoded": "Frames decoded",
     "frames_analysed": "Frames analysed (sent to detection and rules)",
@@ -33,20 +32,20 @@ GAUGES = {
 
 
 class CameraCollector(Collector):
-    """Turns `health_source()` (camera id -> StreamHealth) and detector counters into metrics."""
+    """Turns the context's camera health (camera id -> StreamHealth) and detector counters into metrics."""
 
-    def __init__(self, health_source: Callable[[], dict[str, Any]] | None,
-                 detector_source: Callable[[], dict[str, dict[str, int]]] | None = None):
-        self.health_source = health_source
-        self.detector_source = detector_source
+    def __init__(self, context: AppContext):
+        self.context = context
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
-        snapshots = {cid: health_snapshot(h) for cid, h in (self.health_source() if self.health_source else {}).items()}
-        state = GaugeMetricFamily("citywatch_camera_state", "1 for the camera's current stream state",
-                                  labels=["camera", "state"])
+        health = self.context.health() if self.context.health else {}
+        snapshots = {cid: health_snapshot(h) for cid, h in health.items()}
+        state = GaugeMetricFamily(
+            "citywatch_camera_state", "1 for the camera's current stream state", labels=["camera", "state"]
+        )
         for camera_id, snap in snapshots.items():
-            for name in STATES:
-                state.add_metric([camera_id, name], 1.0 if snap["state"] == name else 0.0)
+            for name in StreamState:
+                state.add_metric([camera_id, name.value], 1.0 if snap["state"] == name else 0.0)
         yield state
         for key, text in COUNTERS.items():
             family = CounterMetricFamily(f"citywatch_camera_{key}", text, labels=["camera"])
@@ -54,29 +53,34 @@ class CameraCollector(Collector):
                 family.add_metric([camera_id], float(snap.get(key) or 0))
             yield family
         for key, text in GAUGES.items():
-            family = GaugeMetricFamily(f"citywatch_camera_{key}", text, labels=["camera"])
+            gauge = GaugeMetricFamily(f"citywatch_camera_{key}", text, labels=["camera"])
             for camera_id, snap in snapshots.items():
                 if snap.get(key) is not None:
-                    family.add_metric([camera_id], float(snap[key]))
-            yield family
-        if self.detector_source is not None:
-            family = CounterMetricFamily("citywatch_detections", "Detector decisions per camera",
-                                         labels=["camera", "decision"])
-            for camera_id, counts in self.detector_source().items():
+                    gauge.add_metric([camera_id], float(snap[key]))
+            yield gauge
+        if self.context.detector_stats is not None:
+            family = CounterMetricFamily(
+                "citywatch_detections", "Detector decisions per camera", labels=["camera", "decision"]
+            )
+            for camera_id, counts in self.context.detector_stats().items():
                 for decision, count in counts.items():
                     family.add_metric([camera_id, decision], float(count))
             yield family
 
 
-def make_registry(health_source: Callable[[], dict[str, Any]] | None,
-                  detector_source: Callable[[], dict[str, dict[str, int]]] | None = None) -> CollectorRegistry:
+def make_registry(context: AppContext) -> CollectorRegistry:
+    """The metrics registry of one app."""
     registry = CollectorRegistry(auto_describe=True)
-    registry.register(CameraCollector(health_source, detector_source))
+    registry.register(CameraCollector(context))
     return registry
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response,
-            responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+)
 def metrics(request: Request) -> Response:
     """Camera states, frame counters, fps, reconnects and detector runs/skips, in Prometheus format."""
     registry: CollectorRegistry = request.app.state.metrics_registry

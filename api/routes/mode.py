@@ -2,7 +2,7 @@
 `PUT /api/mode` (switch; operator role; recorded with who and when).
 
 A switch is written to `mode_changes`; when the pipeline runs in this process its `ModeHolder`
-(in `AppContext.extras["mode_holder"]`) switches at once, otherwise the running pipeline picks the
+(`AppContext.mode_holder`) switches at once, otherwise the running pipeline picks the
 row up within `mode_poll_s`. Either way cameras re-plan at their next analysed frame.
 """
 
@@ -13,8 +13,9 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
-from api.deps import Context, Operator, Viewer
-from citywatch.modes import UnknownModeError, latest_change, mode_history, plan_for, set_mode
+from api.deps import AppContext, Context, Operator, Viewer
+from citywatch.domain.mode_log import latest_change, mode_history
+from citywatch.modes import UnknownModeError, plan_for, plan_payload, set_mode, stored_mode
 
 router = APIRouter(prefix="/api/mode", tags=["mode"])
 
@@ -23,24 +24,14 @@ class ModeIn(BaseModel):
     mode: str = Field(examples=["flood"], description="A mode defined in the config.")
 
 
-def _state(context: Context) -> dict[str, Any]:
+def _state(context: AppContext) -> dict[str, Any]:
     config = context.config
-    holder = context.extras.get("mode_holder")
+    holder = context.mode_holder
     if holder is not None:
-        mode = holder.current()[0]
-        current = latest_change(context.database)
+        mode, current = holder.current()[0], latest_change(context.database)
     else:
-        current = latest_change(context.database)
-        mode = current["mode"] if current and current["mode"] in config.modes else config.default_mode
-    cameras = {}
-    for camera in config.cameras:
-        plan = plan_for(config, mode, camera)
-        cameras[camera.id] = {
-            "groups": camera.groups,
-            "active_rules": sorted(plan.active_rules),
-            "analysis_fps": plan.analysis_fps,
-            "priority": "high" if plan.priority else "normal",
-        }
+        mode, current = stored_mode(config, context.database)
+    cameras = {c.id: {"groups": c.groups, **plan_payload(plan_for(config, mode, c))} for c in config.cameras}
     return {
         "mode": mode,
         "changed_by": current["changed_by"] if current else None,
@@ -60,7 +51,7 @@ def get_mode(context: Context, user: Viewer) -> dict[str, Any]:
 @router.put("", summary="Switch the operating mode", responses={422: {"description": "Unknown mode"}})
 def put_mode(body: ModeIn, context: Context, user: Operator) -> dict[str, Any]:
     """Switch mode (e.g. to `flood`); takes effect on running cameras at their next analysed frame."""
-    holder = context.extras.get("mode_holder")
+    holder = context.mode_holder
     try:
         if holder is not None:
             holder.set(body.mode, user.name, via="api")

@@ -13,13 +13,13 @@ from fastapi.responses import Response
 from sqlalchemy import ColumnElement, String, cast, func, literal, select
 from sqlalchemy.orm import Session
 
-from api import workflow
 from api.auth_responses import AUTH_RESPONSES
 from api.cache import BIG, app_cache
-from api.db import Database
 from api.deps import Context, require_role
-from api.models import Case
 from api.schemas import StatsOut
+from citywatch.domain import workflow
+from citywatch.domain.db import Database
+from citywatch.domain.tables import Case
 
 router = APIRouter(prefix="/api/stats", tags=["stats"], dependencies=[Depends(require_role("viewer"))])
 

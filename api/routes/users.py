@@ -6,13 +6,12 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
 
-from api.auth import add_user, revoke_user, token_cache
+from api.auth import token_cache
 from api.auth_responses import AUTH_RESPONSES, BAD_BODY
 from api.deps import Admin, Context, DbSession, require_role
-from api.models import ApiToken, User
 from api.schemas import Problem
+from citywatch.domain import accounts
 
 router = APIRouter(
     prefix="/api/users", tags=["users"], dependencies=[Depends(require_role("admin"))], responses=AUTH_RESPONSES
@@ -48,15 +47,7 @@ class NewToken(BaseModel):
 @router.get("", response_model=list[UserOut], summary="List users")
 def list_users(session: DbSession) -> list[UserOut]:
     """Every user, by name, with its role and number of active tokens."""
-    counts = dict(
-        session.execute(
-            select(ApiToken.user_id, func.count()).where(ApiToken.revoked.is_(False)).group_by(ApiToken.user_id)
-        ).all()
-    )
-    return [
-        UserOut(name=u.name, role=u.role, disabled=u.disabled, tokens=counts.get(u.id, 0))  # type: ignore[arg-type]
-        for u in session.scalars(select(User).order_by(User.name))
-    ]
+    return [UserOut.model_validate(u, from_attributes=True) for u in accounts.list_users(session)]
 
 
 @router.post(
@@ -68,7 +59,7 @@ def list_users(session: DbSession) -> list[UserOut]:
 )
 def create_user(body: UserIn, session: DbSession, context: Context, admin: Admin) -> NewToken:
     """Like `citywatch users add NAME --role ROLE`."""
-    token = add_user(session, body.name, body.role)
+    token = accounts.add_user(session, body.name, body.role)
     session.commit()
     token_cache(context.extras).clear()  # a re-roled user's older tokens carry the new role at once
     return NewToken(name=body.name, role=body.role, token=token)
@@ -83,7 +74,7 @@ def create_user(body: UserIn, session: DbSession, context: Context, admin: Admin
 def delete_user(name: str, session: DbSession, context: Context, admin: Admin) -> None:
     """Like `citywatch users revoke NAME`; the row stays for the audit trail. This worker refuses
     the tokens at once; other worker processes within a few seconds (their token cache)."""
-    if not revoke_user(session, name):
+    if not accounts.revoke_user(session, name):
         raise HTTPException(404, detail=f"user {name!r} not found")
     session.commit()
     token_cache(context.extras).clear()

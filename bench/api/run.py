@@ -25,7 +25,6 @@ import random
 import re
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,9 +36,10 @@ from urllib.parse import urlencode
 
 import httpx
 import psycopg
-import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+from citywatch.domain.db import open_database
+from tests.support import REPO, CitywatchProcess, write_config
+
 DSN = os.environ.get("CITYWATCH_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
 DISTRICTS = ["新华区", "长安区", "桥西区", "裕华区", "桥东区", "鹿泉区", "栾城区", "藁城区", "正定县", "高新区"]
 TYPES = ["illegal_parking", "litter", "waterlogging", "non_motor_parking"]
@@ -48,9 +48,6 @@ N_CAMERAS = 50
 
 def load(url_db: str, n_cases: int, n_events: int) -> dict[str, float]:
     """Migrate and bulk-load; returns seconds per step."""
-    sys.path.insert(0, str(REPO))
-    from api.db import open_database
-
     timings: dict[str, float] = {}
     started = time.perf_counter()
     database = open_database(f"postgresql+psycopg://postgres@127.0.0.1:5432/{url_db}")
@@ -107,12 +104,6 @@ def load(url_db: str, n_cases: int, n_events: int) -> dict[str, float]:
         conn.execute("VACUUM ANALYZE")
         timings["vacuum_analyze_s"] = time.perf_counter() - step
     return timings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def cursor_of_page(base: str, token: str, page: int, limit: int = 50) -> str:
@@ -208,9 +199,26 @@ def drive_wrk(base: str, token: str, make, clients: int, seconds: float) -> dict
 
     def wrk(duration: float) -> str:
         return subprocess.run(
-            ["wrk", "-t", str(min(2, clients)), "-c", str(clients), "-d", f"{duration:g}s", "--latency", "-s", script,
-             "-H", f"Authorization: Bearer {token}", base],
-            capture_output=True, text=True, check=True, timeout=duration + 60, env=env,
+            [
+                "wrk",
+                "-t",
+                str(min(2, clients)),
+                "-c",
+                str(clients),
+                "-d",
+                f"{duration:g}s",
+                "--latency",
+                "-s",
+                script,
+                "-H",
+                f"Authorization: Bearer {token}",
+                base,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=duration + 60,
+            env=env,
         ).stdout
 
     try:
@@ -251,9 +259,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", help="reuse this already-loaded database (skip loading)")
     parser.add_argument("--keep", action="store_true", help="keep the database")
     parser.add_argument("--only", help="run only the queries whose name contains this")
-    parser.add_argument("--driver", choices=("python", "wrk"), default="wrk" if shutil.which("wrk") else "python",
-                        help="load generator: wrk (Debian package; the default where installed) or the "
-                        "asyncio httpx one, which takes a good part of a 2-core machine itself")
+    parser.add_argument(
+        "--driver",
+        choices=("python", "wrk"),
+        default="wrk" if shutil.which("wrk") else "python",
+        help="load generator: wrk (Debian package; the default where installed) or the "
+        "asyncio httpx one, which takes a good part of a 2-core machine itself",
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="duration per query with --driver wrk")
     parser.add_argument("--repeat", type=int, default=3, help="rounds over all queries; the table shows medians")
     args = parser.parse_args(argv)
@@ -278,8 +290,7 @@ def main(argv: list[str] | None = None) -> int:
             for i in range(N_CAMERAS)
         ],
     }
-    config_path = tmp / "bench.yaml"
-    config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    config_path = write_config(tmp, config, "bench.yaml")
     token = subprocess.run(
         [
             sys.executable,
@@ -298,49 +309,23 @@ def main(argv: list[str] | None = None) -> int:
         check=True,
         cwd=REPO,
     ).stdout.strip()
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "citywatch.cli",
-            "serve",
-            "--config",
-            str(config_path),
-            "--port",
-            str(port),
-            "--workers",
-            str(args.workers),
-        ],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
     results: dict[str, dict[str, float]] = {}
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        runs: dict[str, list[dict[str, float]]] = {}
-        for repeat in range(args.repeat):
-            for label, make in scenarios(args.cases, cursor_of_page(base, token, 21)).items():
-                if args.only and args.only not in label:
-                    continue
-                if args.driver == "wrk":
-                    run = drive_wrk(base, token, make, args.clients, args.seconds)
-                else:
-                    run = asyncio.run(drive(base, token, make, args.clients, args.requests))
-                runs.setdefault(label, []).append(run)
-                print(f"  [{repeat + 1}/{args.repeat}] {label}: {run}", file=sys.stderr)
+        with CitywatchProcess(config_path, command="serve", args=["--workers", str(args.workers)]) as server:
+            base = server.base
+            runs: dict[str, list[dict[str, float]]] = {}
+            for repeat in range(args.repeat):
+                for label, make in scenarios(args.cases, cursor_of_page(base, token, 21)).items():
+                    if args.only and args.only not in label:
+                        continue
+                    if args.driver == "wrk":
+                        run = drive_wrk(base, token, make, args.clients, args.seconds)
+                    else:
+                        run = asyncio.run(drive(base, token, make, args.clients, args.requests))
+                    runs.setdefault(label, []).append(run)
+                    print(f"  [{repeat + 1}/{args.repeat}] {label}: {run}", file=sys.stderr)
         results = {label: median_run(measured) for label, measured in runs.items()}
     finally:
-        server.terminate()
-        server.wait(15)
         if not args.keep and not args.db:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()

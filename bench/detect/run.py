@@ -31,13 +31,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+# Run as a script (`python bench/detect/run.py`): put the repo on sys.path before importing from it.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from citywatch.config import DetectorConfig  # noqa: E402
-from vision.detect import BatchingDetector, Detector, load_detector  # noqa: E402
-
-VTEST = ROOT.parent / "shared" / "media" / "vtest.avi"
+from citywatch.config import DetectorConfig
+from citywatch.detectors import load_detector
+from tests.support import MODEL_DIR, VTEST
+from vision.detect import BatchingDetector, Detector
+from vision.detect.backends.yolox_onnx import YoloxOnnxBackend
 
 
 def read_frames(path: Path, count: int, every: int = 5) -> list[np.ndarray]:
@@ -178,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads")
     parser.add_argument("--wait-ms", type=float, default=20.0, help="batch deadline")
     parser.add_argument("--no-spin", action="store_true", help="onnxruntime threads sleep instead of spinning")
-    parser.add_argument("--model-dir", default=str(ROOT.parent / "shared" / "models"))
+    parser.add_argument("--model-dir", default=str(MODEL_DIR))
     args = parser.parse_args(argv)
     count = args.frames or (40 if args.quick else 120)
     repeats = args.repeats or (3 if args.quick else 5)
@@ -187,8 +188,6 @@ def main(argv: list[str] | None = None) -> int:
     config = DetectorConfig(model="yolox_nano.onnx", model_dirs=[args.model_dir], threads=args.threads)
     detector = load_detector(config)
     if args.no_spin:
-        from vision.backends.yolox_onnx import YoloxOnnxBackend
-
         path = Path(args.model_dir) / "yolox_nano.onnx"
         detector.backend = YoloxOnnxBackend(path, None, args.threads, config.confidence, config.iou, spin=False)
     tensors = [detector.backend.preprocess(f)[0] for f in frames]

@@ -10,9 +10,8 @@ import os
 from pathlib import Path
 
 from tests.rtsp.fixtures import make_clip
+from tests.support import VTEST
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("CITYWATCH_SHARED_DIR", REPO.parent / "shared"))
 CLIP_DIR = Path(os.environ.get("CITYWATCH_BENCH_CLIPS", "/tmp/citywatch-bench"))
 FPS = 25
 GOP = 25
@@ -23,8 +22,17 @@ def clips() -> dict[str, Path]:
     """{name: Annex-B file} for each resolution, encoded once and cached in CLIP_DIR."""
     CLIP_DIR.mkdir(parents=True, exist_ok=True)
     return {
-        name: make_clip(SHARED / "media" / "vtest.avi", CLIP_DIR / f"{name}.h264", width=w, height=h, fps=FPS,
-                        gop=GOP, seconds=31.0, bitrate=rate, speedup=2.5)
+        name: make_clip(
+            VTEST,
+            CLIP_DIR / f"{name}.h264",
+            width=w,
+            height=h,
+            fps=FPS,
+            gop=GOP,
+            seconds=31.0,
+            bitrate=rate,
+            speedup=2.5,
+        )
         for name, (w, h, rate) in RESOLUTIONS.items()
     }
 

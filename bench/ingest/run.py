@@ -23,8 +23,7 @@ from pathlib import Path
 
 from bench.ingest.clips import FPS, clips
 from tests.rtsp.fixtures import RtspServer
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support import REPO
 
 
 def measure(url: str, mode: str, n: int, seconds: float, procs: int = 1) -> dict:
@@ -32,9 +31,24 @@ def measure(url: str, mode: str, n: int, seconds: float, procs: int = 1) -> dict
     share = [n // procs + (1 if i < n % procs else 0) for i in range(procs)]
     children = [
         subprocess.Popen(
-            [sys.executable, "-m", "bench.ingest.worker", "--url", url, "--mode", mode, "--n", str(k),
-             "--seconds", str(seconds), "--source-fps", str(FPS)],
-            cwd=REPO, stdout=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "bench.ingest.worker",
+                "--url",
+                url,
+                "--mode",
+                mode,
+                "--n",
+                str(k),
+                "--seconds",
+                str(seconds),
+                "--source-fps",
+                str(FPS),
+            ],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         for k in share
     ]
@@ -54,9 +68,7 @@ def measure(url: str, mode: str, n: int, seconds: float, procs: int = 1) -> dict
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="D1 only, N=16, short windows")
     parser.add_argument("--n", type=int, nargs="*", default=None, help="camera counts (default 16 64 128)")
     parser.add_argument("--res", nargs="*", default=None, help="resolutions (d1 1080p)")
@@ -69,12 +81,16 @@ def main() -> None:
     seconds = args.seconds or (5.0 if args.quick else 8.0)
     files = clips()
     server = RtspServer({name: (files[name], FPS) for name in resolutions}).start()
-    print(f"# machine: {os.cpu_count()} cores; server pid {server.proc.pid if server.proc else '?'}; "
-          f"clips {', '.join(resolutions)} at {FPS} fps, GOP {FPS}; 1 analysed fps; window {seconds:g}s",
-          flush=True)
+    print(
+        f"# machine: {os.cpu_count()} cores; server pid {server.proc.pid if server.proc else '?'}; "
+        f"clips {', '.join(resolutions)} at {FPS} fps, GOP {FPS}; 1 analysed fps; window {seconds:g}s",
+        flush=True,
+    )
     rows = []
-    header = ("| res | N | mode | procs | CPU-s per camera-s | cores used | input fps/cam (median, min) "
-              "| analysed fps/cam | server cores | load avg |")
+    header = (
+        "| res | N | mode | procs | CPU-s per camera-s | cores used | input fps/cam (median, min) "
+        "| analysed fps/cam | server cores | load avg |"
+    )
     print(header + "\n|---|---|---|---|---|---|---|---|---|---|", flush=True)
     saturated: set[tuple[str, str]] = set()
     try:
@@ -86,8 +102,7 @@ def main() -> None:
                     plan += [("keyframes", args.procs), ("all", args.procs)]
                 for mode, procs in plan:
                     if (res, mode, procs) in saturated:
-                        print(f"| {res} | {n} | {mode} | {procs} | skipped: saturated at a smaller N |",
-                              flush=True)
+                        print(f"| {res} | {n} | {mode} | {procs} | skipped: saturated at a smaller N |", flush=True)
                         continue
                     runs = []
                     for _ in range(args.repeat):
@@ -97,10 +112,13 @@ def main() -> None:
                         runs.append(result)
                     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
                     rows.append({"res": res, "n": n, "mode": mode, "procs": procs, **med})
-                    print(f"| {res} | {n} | {mode} | {procs} | {med['cpu_per_cam_s']:.4f} "
-                          f"| {med['cores']:.2f} "
-                          f"| {med['input_fps']:.1f}, {med['input_fps_min']:.1f} | {med['analysed_fps']:.2f} "
-                          f"| {med['server_cores']:.2f} | {os.getloadavg()[0]:.1f} |", flush=True)
+                    print(
+                        f"| {res} | {n} | {mode} | {procs} | {med['cpu_per_cam_s']:.4f} "
+                        f"| {med['cores']:.2f} "
+                        f"| {med['input_fps']:.1f}, {med['input_fps_min']:.1f} | {med['analysed_fps']:.2f} "
+                        f"| {med['server_cores']:.2f} | {os.getloadavg()[0]:.1f} |",
+                        flush=True,
+                    )
                     if med["input_fps"] < FPS * 0.8:  # falling behind: a larger N will not fit either
                         saturated.add((res, mode, procs))
     finally:

@@ -29,9 +29,7 @@ def rss_mib() -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--cameras", type=int, default=32)
     parser.add_argument("--every", type=float, default=30.0, help="seconds between samples")
@@ -42,8 +40,12 @@ def main() -> None:
     for i in range(args.cameras):
         keyframes = i % 2 == 0
         path = "flaky" if i < 4 else "steady"
-        camera = CameraConfig(id=f"soak{i}", url=server.url(path), analysis_fps=1.0 if keyframes else 2.0,
-                              decode="keyframes" if keyframes else "all")
+        camera = CameraConfig(
+            id=f"soak{i}",
+            url=server.url(path),
+            analysis_fps=1.0 if keyframes else 2.0,
+            decode="keyframes" if keyframes else "all",
+        )
         reader = StreamReader(camera)
         slot = reader.start()
 
@@ -76,8 +78,11 @@ def main() -> None:
                 dropped = sum(r.health.frames_dropped for r in readers)
                 reconnects = sum(r.health.reconnects for r in readers)
                 online = sum(r.health.state == "online" for r in readers)
-                print(f"| {(now - start) / 60:.1f} | {rss:.1f} | {threading.active_count()} | {analysed} "
-                      f"| {dropped} | {reconnects} | {online}/{len(readers)} |", flush=True)
+                print(
+                    f"| {(now - start) / 60:.1f} | {rss:.1f} | {threading.active_count()} | {analysed} "
+                    f"| {dropped} | {reconnects} | {online}/{len(readers)} |",
+                    flush=True,
+                )
                 next_sample += args.every
             time.sleep(0.5)
     finally:
@@ -87,9 +92,11 @@ def main() -> None:
     if len(samples) >= 2:
         first, last = samples[0][1], samples[-1][1]
         peak = max(s[1] for s in samples)
-        print(f"# RSS first {first:.1f} MiB, last {last:.1f} MiB, peak {peak:.1f} MiB, "
-              f"growth {last - first:+.1f} MiB over {(samples[-1][0] - samples[0][0]) / 60:.1f} min",
-              flush=True)
+        print(
+            f"# RSS first {first:.1f} MiB, last {last:.1f} MiB, peak {peak:.1f} MiB, "
+            f"growth {last - first:+.1f} MiB over {(samples[-1][0] - samples[0][0]) / 60:.1f} min",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import resource
 import threading
 import time
@@ -112,15 +113,22 @@ def main() -> None:
     span = wall1 - wall0
     input_fps = sorted((b - a) / span for a, b in zip(in0, in1, strict=True))
     analysed = sorted((b - a) / span for a, b in zip(s0, s1, strict=True))
-    print(json.dumps({
-        "cpu_s": cpu1 - cpu0, "wall_s": span, "n": args.n,
-        "cpu_per_cam_s": (cpu1 - cpu0) / span / args.n,
-        "cpu_per_stream_s": (cpu1 - cpu0) / max(1e-9, (sum(in1) - sum(in0)) / args.source_fps),
-        "input_fps_median": input_fps[len(input_fps) // 2], "input_fps_min": input_fps[0],
-        "analysed_fps_median": analysed[len(analysed) // 2], "analysed_fps_min": analysed[0],
-    }), flush=True)
-    import os
-
+    print(
+        json.dumps(
+            {
+                "cpu_s": cpu1 - cpu0,
+                "wall_s": span,
+                "n": args.n,
+                "cpu_per_cam_s": (cpu1 - cpu0) / span / args.n,
+                "cpu_per_stream_s": (cpu1 - cpu0) / max(1e-9, (sum(in1) - sum(in0)) / args.source_fps),
+                "input_fps_median": input_fps[len(input_fps) // 2],
+                "input_fps_min": input_fps[0],
+                "analysed_fps_median": analysed[len(analysed) // 2],
+                "analysed_fps_min": analysed[0],
+            }
+        ),
+        flush=True,
+    )
     os._exit(0)  # readers are daemon threads blocked in I/O: leave at once
 
 

@@ -1,4 +1,4 @@
-"""`citywatch db`: the database schema (Alembic migrations in api/migrations).
+"""`citywatch db`: the database schema (Alembic migrations in citywatch/domain/migrations).
 
 citywatch db upgrade --config FILE [--revision REV]   # migrate (the app also does this on start)
 citywatch db current --config FILE                    # print the revision the database is at
@@ -7,6 +7,10 @@ citywatch db current --config FILE                    # print the revision the d
 from __future__ import annotations
 
 import argparse
+
+from citywatch.config import load_config
+from citywatch.domain.db import open_database
+from citywatch.domain.migrate import current_revision, upgrade
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,9 +28,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
     """Run the migrations and print the revision reached."""
-    from api.db import current_revision, open_database, upgrade
-    from citywatch.config import load_config
-
     database = open_database(load_config(args.config).storage.database_url, create=False)
     try:
         upgrade(database.engine, args.revision)
@@ -38,9 +39,6 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 
 def cmd_current(args: argparse.Namespace) -> int:
     """Print the revision (or `none` before the first migration)."""
-    from api.db import current_revision, open_database
-    from citywatch.config import load_config
-
     database = open_database(load_config(args.config).storage.database_url, create=False)
     try:
         print(current_revision(database.engine) or "none")

@@ -27,8 +27,13 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 
-from citywatch.config import CitywatchConfig
+from citywatch.config import CitywatchConfig, load_config
+from citywatch.domain.cameras import register_cameras
+from citywatch.domain.db import open_database
+from citywatch.domain.payloads import EVENT_COLUMNS, event_payload, jsonable
+from citywatch.domain.tables import Event
 
 EXIT_BELOW_MINIMUM = 1
 
@@ -95,11 +100,16 @@ class RuleScore:
     def as_dict(self) -> dict[str, Any]:
         errors = self.errors or []
         return {
-            "type": self.type, "tp": self.tp, "fp": self.fp, "misses": self.misses,
-            "precision": round(self.precision, 4), "recall": round(self.recall, 4),
+            "type": self.type,
+            "tp": self.tp,
+            "fp": self.fp,
+            "misses": self.misses,
+            "precision": round(self.precision, 4),
+            "recall": round(self.recall, 4),
             "trigger_error_mean_s": round(sum(abs(e) for e in errors) / len(errors), 3) if errors else None,
             "trigger_error_max_s": round(max(abs(e) for e in errors), 3) if errors else None,
-            "clears_ok": self.clears_ok, "clears_checked": self.clears_checked,
+            "clears_ok": self.clears_ok,
+            "clears_checked": self.clears_checked,
         }
 
 
@@ -112,8 +122,10 @@ def score(truth: Truth, events: Sequence[dict[str, Any]]) -> tuple[dict[str, Rul
         s = scores.setdefault(item.type, RuleScore(item.type, errors=[]))
         expected = item.expected_s if item.expected_s is not None else item.window[0]
         candidates = [
-            e for e in unmatched
-            if e["type"] == item.type and e["camera_id"] == item.camera
+            e
+            for e in unmatched
+            if e["type"] == item.type
+            and e["camera_id"] == item.camera
             and (item.zone is None or e["zone_id"] == item.zone)
             and item.window[0] <= e["triggered_s"] <= item.window[1]
         ]
@@ -126,8 +138,12 @@ def score(truth: Truth, events: Sequence[dict[str, Any]]) -> tuple[dict[str, Rul
         s.tp += 1
         assert s.errors is not None
         s.errors.append(best["triggered_s"] - expected)
-        row = {"result": "tp", "truth": item.model_dump(), "event": _brief(best),
-               "trigger_error_s": round(best["triggered_s"] - expected, 3)}
+        row = {
+            "result": "tp",
+            "truth": item.model_dump(),
+            "event": _brief(best),
+            "trigger_error_s": round(best["triggered_s"] - expected, 3),
+        }
         if item.cleared_window is not None:
             s.clears_checked += 1
             ended = best.get("ended_s")
@@ -142,8 +158,19 @@ def score(truth: Truth, events: Sequence[dict[str, Any]]) -> tuple[dict[str, Rul
 
 
 def _brief(event: dict[str, Any]) -> dict[str, Any]:
-    keys = ("type", "camera_id", "rule_id", "zone_id", "label", "track_id", "first_seen_s", "triggered_s",
-            "ended_s", "duration_s", "score")
+    keys = (
+        "type",
+        "camera_id",
+        "rule_id",
+        "zone_id",
+        "label",
+        "track_id",
+        "first_seen_s",
+        "triggered_s",
+        "ended_s",
+        "duration_s",
+        "score",
+    )
     return {k: event.get(k) for k in keys}
 
 
@@ -165,16 +192,14 @@ def below_minimum(truth: Truth, scores: dict[str, RuleScore]) -> list[str]:
 
 def replay_events(config: CitywatchConfig, workdir: Path) -> list[dict[str, Any]]:
     """Replay every camera (fast) with storage under `workdir`; the stored events as dicts."""
-    from sqlalchemy import select
-
-    from api.db import open_database
-    from api.models import Event
-    from citywatch.events import EventSink, event_payload, register_cameras
+    # deferred: the video stack takes seconds to import, and the other commands never need it
+    from citywatch.detectors import load_detector_set
     from citywatch.runtime import run_replay
-    from vision.detect import load_detector_set
+    from citywatch.sink import EventSink
 
-    storage = config.storage.model_copy(update={
-        "database_url": f"sqlite:///{workdir / 'eval.db'}", "evidence_dir": str(workdir / "evidence")})
+    storage = config.storage.model_copy(
+        update={"database_url": f"sqlite:///{workdir / 'eval.db'}", "evidence_dir": str(workdir / "evidence")}
+    )
     config = config.model_copy(update={"storage": storage})
     detector = load_detector_set(config.detector, config.detectors)
     database = open_database(storage.database_url)
@@ -184,15 +209,9 @@ def replay_events(config: CitywatchConfig, workdir: Path) -> list[dict[str, Any]
         runtime = run_replay(config, detector, sink, speed="fast")
         if runtime.errors:
             raise RuntimeError("; ".join(runtime.errors))
-        with database.session() as session:
-            rows = session.scalars(select(Event).order_by(Event.id)).all()
-            events = []
-            for row in rows:
-                payload = event_payload(row)
-                payload["ended_s"] = row.ended_s
-                payload["duration_s"] = row.duration_s
-                events.append(payload)
-        return events
+        with database.read_session() as session:
+            rows = session.connection().execute(select(*EVENT_COLUMNS).order_by(Event.id))
+            return [jsonable(event_payload(row._asdict())) for row in rows]
     finally:
         database.dispose()
 
@@ -223,8 +242,10 @@ def _print_report(report: dict[str, Any]) -> None:
     for r in report["rules"]:
         mean = "-" if r["trigger_error_mean_s"] is None else f"{r['trigger_error_mean_s']:.2f}s"
         worst = "-" if r["trigger_error_max_s"] is None else f"{r['trigger_error_max_s']:.2f}s"
-        print(f"  {r['type']:<20}{r['tp']:>4}{r['fp']:>4}{r['misses']:>6}{r['precision']:>7.2f}"
-              f"{r['recall']:>8.2f}{mean:>10}{worst:>9}")
+        print(
+            f"  {r['type']:<20}{r['tp']:>4}{r['fp']:>4}{r['misses']:>6}{r['precision']:>7.2f}"
+            f"{r['recall']:>8.2f}{mean:>10}{worst:>9}"
+        )
     for row in report["matches"]:
         event, truth = row["event"], row["truth"]
         if row["result"] == "miss":
@@ -233,15 +254,15 @@ def _print_report(report: dict[str, Any]) -> None:
             print(f"  FP   {event['type']} {event['camera_id']}/{event['zone_id']} at {event['triggered_s']}s")
         else:
             extra = f" cleared_ok={row['cleared_ok']}" if "cleared_ok" in row else ""
-            print(f"  TP   {event['type']} {event['camera_id']}/{event['zone_id']} at {event['triggered_s']}s "
-                  f"(error {row['trigger_error_s']:+.2f}s){extra}")
+            print(
+                f"  TP   {event['type']} {event['camera_id']}/{event['zone_id']} at {event['triggered_s']}s "
+                f"(error {row['trigger_error_s']:+.2f}s){extra}"
+            )
     for problem in report["problems"]:
         print(f"  BELOW MINIMUM: {problem}")
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from citywatch.config import load_config
-
     config = load_config(args.config)
     truth = load_truth(args.truth)
     report = evaluate(config, truth, Path(args.workdir) if args.workdir else None)

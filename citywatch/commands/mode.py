@@ -13,7 +13,10 @@ import getpass
 import json
 from typing import Any
 
-from citywatch.modes import UnknownModeError, latest_change, mode_history, plan_for, set_mode
+from citywatch.config import load_config
+from citywatch.domain.db import open_database
+from citywatch.domain.mode_log import mode_history
+from citywatch.modes import UnknownModeError, plan_for, plan_payload, set_mode, stored_mode
 
 
 def _who(args: argparse.Namespace) -> str:
@@ -26,9 +29,6 @@ def _who(args: argparse.Namespace) -> str:
 
 
 def cmd_mode(args: argparse.Namespace) -> int:
-    from api.db import open_database
-    from citywatch.config import load_config
-
     config = load_config(args.config)
     database = open_database(config.storage.database_url)
     try:
@@ -38,36 +38,36 @@ def cmd_mode(args: argparse.Namespace) -> int:
             except UnknownModeError as exc:
                 print(f"citywatch: {exc}")
                 return 2
-            print(json.dumps(row, ensure_ascii=False) if args.json else
-                  f"mode {row['previous']} -> {row['mode']} by {row['changed_by']} at {row['changed_at']}")
+            print(
+                json.dumps(row, ensure_ascii=False)
+                if args.json
+                else f"mode {row['previous']} -> {row['mode']} by {row['changed_by']} at {row['changed_at']}"
+            )
             return 0
-        current = latest_change(database)
-        mode = current["mode"] if current and current["mode"] in config.modes else config.default_mode
+        mode, current = stored_mode(config, database)
         report: dict[str, Any] = {
             "mode": mode,
             "changed_by": current["changed_by"] if current else None,
             "changed_at": current["changed_at"] if current else None,
             "modes": sorted(config.modes),
-            "cameras": {c.id: _plan(config, mode, c) for c in config.cameras},
+            "cameras": {c.id: plan_payload(plan_for(config, mode, c)) for c in config.cameras},
             "history": mode_history(database, 10),
         }
         if args.json:
             print(json.dumps(report, ensure_ascii=False))
         else:
-            print(f"mode {mode} (since {report['changed_at'] or 'start'}, by {report['changed_by'] or '-'}); "
-                  f"defined: {', '.join(report['modes'])}")
+            print(
+                f"mode {mode} (since {report['changed_at'] or 'start'}, by {report['changed_by'] or '-'}); "
+                f"defined: {', '.join(report['modes'])}"
+            )
             for camera_id, plan in report["cameras"].items():
-                print(f"  {camera_id}: {plan['analysis_fps']:g} fps, priority {plan['priority']}, "
-                      f"rules {', '.join(plan['active_rules']) or '-'}")
+                print(
+                    f"  {camera_id}: {plan['analysis_fps']:g} fps, priority {plan['priority']}, "
+                    f"rules {', '.join(plan['active_rules']) or '-'}"
+                )
         return 0
     finally:
         database.dispose()
-
-
-def _plan(config: Any, mode: str, camera: Any) -> dict[str, Any]:
-    plan = plan_for(config, mode, camera)
-    return {"active_rules": sorted(plan.active_rules), "analysis_fps": plan.analysis_fps,
-            "priority": "high" if plan.priority else "normal"}
 
 
 def register(subparsers: Any) -> None:

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from citywatch.modelstore import BACKENDS, MANIFEST_NAME, ModelStoreError, add_model, model_status
+from vision.offline import ensure_offline_ultralytics
 
 DEFAULT_DIRS = ["models", "../shared/models"]
 
@@ -26,12 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = parser.add_subparsers(dest="models_command", required=True)
 
     listing = sub.add_parser("list", help="show each known model and whether its file is present and valid")
-    listing.add_argument(
-        "--manifest", action="append", default=[], help="extra manifest to read (repeatable)"
-    )
-    listing.add_argument(
-        "--model-dir", action="append", default=None, help="model store directory (repeatable)"
-    )
+    listing.add_argument("--manifest", action="append", default=[], help="extra manifest to read (repeatable)")
+    listing.add_argument("--model-dir", action="append", default=None, help="model store directory (repeatable)")
     listing.set_defaults(func=cmd_list)
 
     add = sub.add_parser("add", help="describe a weights file in a manifest, with its sha256")
@@ -67,22 +64,19 @@ def cmd_list(args: argparse.Namespace) -> int:
         entry = status.entry
         where = str(status.path) if status.path else ""
         detail = status.detail if status.state != "ok" else entry.licence
-        print(
-            f"{entry.name:24} {entry.file:28} {entry.backend:12} {status.state:10} {where} {detail}".rstrip()
-        )
+        print(f"{entry.name:24} {entry.file:28} {entry.backend:12} {status.state:10} {where} {detail}".rstrip())
     return 1 if any(s.state in ("missing", "corrupt") for s in statuses) else 0
 
 
 def cmd_add(args: argparse.Namespace) -> int:
     """Write the entry; 2 on a bad file, backend or label mapping."""
-    from vision.labels import parse_mapping
+    # deferred: the label vocabulary comes with the detection stack, which `models list` never needs
+    from vision.labels import COCO_MAPPING, parse_mapping
 
     try:
         mapping = parse_mapping(args.labels) if args.labels else None
         class_names = _class_names(args.file, args.backend)
         if mapping is None and class_names:
-            from vision.labels import COCO_MAPPING
-
             mapping = {name: COCO_MAPPING[name] for name in class_names if name in COCO_MAPPING}
         entry = add_model(
             args.file,
@@ -108,9 +102,8 @@ def _class_names(file: Path, backend: str) -> list[str]:
     if backend == "yolox_onnx" or (backend == "auto" and file.suffix.lower() == ".onnx"):
         return []
     try:
-        from vision.offline import ensure_offline_ultralytics
-
         ensure_offline_ultralytics()
+        # deferred, and only after the offline environment is set: ultralytics reads it at import
         from ultralytics import YOLO
 
         names = YOLO(str(file), task="detect").names

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 
-from api.auth import ROLES
+from citywatch.config import load_config
+from citywatch.domain.accounts import ROLES, add_user, list_users, revoke_user
+from citywatch.domain.db import Database, open_database
 
 DEFAULT_CONFIG = "configs/demo.yaml"
 
@@ -35,17 +37,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     revoke.set_defaults(func=cmd_revoke)
 
 
-def _database(path: str):  # type: ignore[no-untyped-def]
-    from api.db import open_database
-    from citywatch.config import load_config
-
+def _database(path: str) -> Database:
     return open_database(load_config(path).storage.database_url)
 
 
 def cmd_add(args: argparse.Namespace) -> int:
     """Print a new token for NAME (and nothing else on stdout)."""
-    from api.auth import add_user
-
     database = _database(args.config)
     try:
         with database.session() as session:
@@ -58,21 +55,12 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """Print one line per user: name, role, active tokens, disabled."""
-    from sqlalchemy import func, select
-
-    from api.models import ApiToken, User
-
     database = _database(args.config)
     try:
         with database.session() as session:
-            tokens = dict(
-                session.execute(
-                    select(ApiToken.user_id, func.count()).where(ApiToken.revoked.is_(False)).group_by(ApiToken.user_id)
-                ).all()
-            )
-            for user in session.scalars(select(User).order_by(User.name)):
+            for user in list_users(session):
                 state = "disabled" if user.disabled else "active"
-                print(f"{user.name}\t{user.role}\t{tokens.get(user.id, 0)} token(s)\t{state}")
+                print(f"{user.name}\t{user.role}\t{user.tokens} token(s)\t{state}")
     finally:
         database.dispose()
     return 0
@@ -80,8 +68,6 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_revoke(args: argparse.Namespace) -> int:
     """Disable NAME; exit status 1 when there is no such user."""
-    from api.auth import revoke_user
-
     database = _database(args.config)
     try:
         with database.session() as session:

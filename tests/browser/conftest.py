@@ -1,5 +1,6 @@
-"""Browser-test fixtures: Debian's Chromium through Playwright, a console page that fails the test
-on any JavaScript error or any request off localhost, and servers to point it at.
+"""Browser-test fixtures: Debian's Chromium through Playwright and a console page that fails the
+test on any JavaScript error or any request off localhost; helpers to sign in and take screenshots.
+The servers to point it at are tests.support's ThreadServer and CitywatchProcess.
 
 Never `playwright install`: the browser is /usr/bin/chromium (scripts/install-system-deps.sh).
 """
@@ -8,94 +9,36 @@ from __future__ import annotations
 
 import io
 import os
-import socket
-import subprocess
-import sys
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
-import uvicorn
+
+from tests.support import REPO
+
+try:
+    from PIL import Image
+except ImportError:  # optional: without Pillow, screenshots are saved as Chromium writes them
+    Image = None
 
 CHROMIUM = Path(os.environ.get("CITYWATCH_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 #: Screenshots are written to docs/screenshots only with CITYWATCH_UPDATE_SCREENSHOTS=1 (so a test
 #: run leaves the checkout clean); otherwise to a temporary folder, checked all the same.
-DOC_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DOC_SCREENSHOTS = REPO / "docs" / "screenshots"
 SCREENSHOT_MAX_BYTES = 300_000
 VIEWPORT = {"width": 1280, "height": 800}
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_healthy(base: str, timeout_s: float = 60.0, process: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{base} did not become healthy")
-
-
-class ThreadServer:
-    """A FastAPI app served by uvicorn in a thread on a free localhost port."""
-
-    def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    timeout_graceful_shutdown=1))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> ThreadServer:
-        self.thread.start()
-        wait_healthy(self.base, 20)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
-class CitywatchProcess:
-    """`citywatch run --config FILE --port N` in a subprocess (pipeline + API in one process)."""
-
-    def __init__(self, config_path: Path, log_path: Path) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = open(log_path, "wb")  # noqa: SIM115  (closed in __exit__)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "citywatch.cli", "run", "--config", str(config_path), "--port", str(self.port)],
-            stdout=self.log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[2])
-
-    def __enter__(self) -> CitywatchProcess:
-        wait_healthy(self.base, 60, self.process)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-        self.log.close()
 
 
 class PageGuard:
@@ -108,10 +51,6 @@ class PageGuard:
         page.on("pageerror", lambda error: self.problems.append(f"pageerror: {error}"))
         page.on("console", self._console)
         page.on("request", self._request)
-
-    def allow_missing(self, url_path: str) -> None:
-        """Tolerate a 404 from an endpoint another module has not shipped yet."""
-        self.allow_status(url_path, 404)
 
     def allow_status(self, url_path: str, status: int) -> None:
         """Tolerate the browser's console error for an answer the test provokes on purpose
@@ -180,12 +119,10 @@ def screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
     path = folder / f"{name}.png"
     page.evaluate("document.getElementById('toasts')?.replaceChildren()")
     data = page.screenshot()
-    try:
-        from PIL import Image
-
+    if Image is not None:
         image = Image.open(io.BytesIO(data)).convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
         image.save(path, optimize=True)
-    except ImportError:
+    else:
         path.write_bytes(data)
     assert path.stat().st_size < SCREENSHOT_MAX_BYTES, f"{path} is {path.stat().st_size} bytes"
     return path

@@ -21,14 +21,18 @@ import httpx
 import numpy as np
 import pytest
 
-from api.app import create_app
-from api.auth import add_user
-from api.db import open_database
-from api.routes import live
+from api.app import attach_pipeline, create_app
 from citywatch.config import CitywatchConfig
-from citywatch.events import EventRecord, EventSink, register_cameras
-from tests.browser.conftest import CitywatchProcess, ThreadServer, screenshot, sign_in
-from tests.conftest import SHARED, demo_config_dict, write_config
+from citywatch.domain.accounts import add_user
+from citywatch.domain.cameras import register_cameras
+from citywatch.domain.db import open_database
+from citywatch.domain.tables import Case
+from citywatch.events import EventRecord
+from citywatch.sink import EventSink
+from citywatch.uptime import UptimeTracker
+from tests.browser.conftest import screenshot, sign_in
+from tests.support import DOG, CitywatchProcess, ThreadServer, demo_config_dict, write_config
+from vision.streams import StreamState
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
@@ -37,10 +41,21 @@ def _config(tmp_path: Path, speed: float = 5.0) -> dict:
     data = demo_config_dict(tmp_path, replay={"speed": speed, "loop": False})
     data["cameras"][0]["groups"] = ["flood"]
     # two more cameras, switched off, so the wall shows states and the group filter has work to do
-    for camera_id, name, street, groups in (("river-underpass", "滨河路下穿隧道", "滨河街道", ["flood"]),
-                                            ("market-east", "东市场北门", "东关街道", [])):
-        data["cameras"].append({"id": camera_id, "name": name, "district": "新华区", "street": street,
-                                "url": f"rtsp://127.0.0.1:8554/{camera_id}", "enabled": False, "groups": groups})
+    for camera_id, name, street, groups in (
+        ("river-underpass", "滨河路下穿隧道", "滨河街道", ["flood"]),
+        ("market-east", "东市场北门", "东关街道", []),
+    ):
+        data["cameras"].append(
+            {
+                "id": camera_id,
+                "name": name,
+                "district": "新华区",
+                "street": street,
+                "url": f"rtsp://127.0.0.1:8554/{camera_id}",
+                "enabled": False,
+                "groups": groups,
+            }
+        )
     data["api"] = {"anonymous_read": False}
     data["modes"] = {
         "normal": {"description": "常态：全部规则"},
@@ -74,11 +89,23 @@ def _jpeg(seed: int) -> bytes:
 def _seed(sink: EventSink, count: int) -> None:
     now = time.time()
     for n in range(count):
-        sink.record(EventRecord(
-            uid=str(uuid.uuid4()), type="illegal_parking", camera_id="campus-road", rule_id="kerb-no-parking",
-            zone_id="kerb", label="car", track_id=n + 1, first_seen_s=10.0 * n, triggered_s=10.0 * n + 20,
-            score=0.8, box=(40.0, 60.0, 200.0, 180.0), occurred_wall_s=now - 60 * (count - n),
-            images={"entry": _jpeg(n), "trigger": _jpeg(n + 1)}))
+        sink.record(
+            EventRecord(
+                uid=str(uuid.uuid4()),
+                type="illegal_parking",
+                camera_id="campus-road",
+                rule_id="kerb-no-parking",
+                zone_id="kerb",
+                label="car",
+                track_id=n + 1,
+                first_seen_s=10.0 * n,
+                triggered_s=10.0 * n + 20,
+                score=0.8,
+                box=(40.0, 60.0, 200.0, 180.0),
+                occurred_wall_s=now - 60 * (count - n),
+                images={"entry": _jpeg(n), "trigger": _jpeg(n + 1)},
+            )
+        )
 
 
 def test_alert_to_closed_case_and_flood_mode(console_page, tmp_path: Path) -> None:
@@ -92,15 +119,7 @@ def test_alert_to_closed_case_and_flood_mode(console_page, tmp_path: Path) -> No
             page.goto("about:blank")  # close the live stream before the server stops
 
 
-def _mode_api(base: str, token: str) -> bool:
-    """Whether `/api/mode` (the rules module's) is served yet."""
-    return httpx.get(f"{base}/api/mode", headers=_bearer(token)).status_code != 404
-
-
 def _work_an_alert_to_closure(page, server, tokens) -> None:  # type: ignore[no-untyped-def]
-    modes = _mode_api(server.base, tokens["admin"])
-    if not modes:
-        page.guard.allow_missing("/api/mode")
     sign_in(page, server.base, tokens["admin"])
     page.wait_for_selector("#event-list")
     page.evaluate("window.__notReloaded = true")
@@ -125,7 +144,7 @@ def _work_an_alert_to_closure(page, server, tokens) -> None:  # type: ignore[no-
     page.wait_for_selector('#case-status[data-status="dispatched"]')
     page.click("#btn-handled")
     page.fill("#f-note", "车辆已驶离，已告知司机")
-    page.set_input_files("#f-photos", str(SHARED / "media" / "dog.jpg"))  # the team's on-site photo
+    page.set_input_files("#f-photos", str(DOG))  # the team's on-site photo
     page.click("#dialog-ok")
     page.wait_for_selector('#case-status[data-status="handled"]')
     page.wait_for_selector("#audit .attachments img.photo[src]")  # uploaded, cited, shown back
@@ -145,12 +164,11 @@ def _work_an_alert_to_closure(page, server, tokens) -> None:  # type: ignore[no-
     page.click('a[href="#/cameras"]')
     page.wait_for_selector('.tile[data-id="campus-road"] .shot img[src]')
     assert page.inner_text(".tile .groups-tag") == "防汛"
-    if modes:
-        page.click("#mode")
-        page.click("#dialog-ok")
-        page.wait_for_selector('#mode-banner[data-mode="flood"]')
-        assert "汛期模式" in page.inner_text("#mode")
-        assert "zhang.wei" in page.inner_text("#mode-banner")
+    page.click("#mode")
+    page.click("#dialog-ok")
+    page.wait_for_selector('#mode-banner[data-mode="flood"]')
+    assert "汛期模式" in page.inner_text("#mode")
+    assert "zhang.wei" in page.inner_text("#mode-banner")
     page.click('.tile[data-id="campus-road"]')
     page.wait_for_selector('#camera-page svg polygon[data-zone="kerb"]')  # zones drawn on the latest frame
     page.go_back()
@@ -165,17 +183,21 @@ def _work_an_alert_to_closure(page, server, tokens) -> None:  # type: ignore[no-
     assert page.inner_text("#kpi-ontime") == "100%"
 
 
-def _uptime_history() -> live.UptimeTracker:
+def _uptime_history() -> UptimeTracker:
     """An uptime tracker that has watched three cameras for 100 minutes (one flaky, one often down)."""
     minute = {"n": 0}
 
     def health() -> dict:
         n = minute["n"]
-        states = {"campus-road": "online", "river-underpass": "stalled" if n % 9 == 0 else "online",
-                  "market-east": "offline" if n % 3 == 0 else "online"}
+        online, stalled, offline = StreamState.ONLINE, StreamState.STALLED, StreamState.OFFLINE
+        states = {
+            "campus-road": online,
+            "river-underpass": stalled if n % 9 == 0 else online,
+            "market-east": offline if n % 3 == 0 else online,
+        }
         return {camera_id: SimpleNamespace(state=state) for camera_id, state in states.items()}
 
-    tracker = live.UptimeTracker(health)
+    tracker = UptimeTracker(health)
     for n in range(100):
         minute["n"] = n
         tracker.sample(60.0)
@@ -192,8 +214,8 @@ def seeded(tmp_path: Path):  # type: ignore[no-untyped-def]
     register_cameras(database, config.cameras)
     app = create_app(config, database)
     sink = EventSink(database, config.storage.evidence_dir, cameras=config.cameras)
-    live.attach(app, sink=sink)
-    app.state.uptime = _uptime_history()
+    attach_pipeline(app, sink=sink)
+    app.state.context.uptime = _uptime_history()
     _seed(sink, 10)
     with ThreadServer(app) as server:
         yield server, tokens, database
@@ -203,8 +225,6 @@ def seeded(tmp_path: Path):  # type: ignore[no-untyped-def]
 def test_viewer_sees_no_actions_and_api_refuses(seeded, console_page) -> None:  # type: ignore[no-untyped-def]
     page = console_page
     server, tokens, _ = seeded
-    if not _mode_api(server.base, tokens["admin"]):
-        page.guard.allow_missing("/api/mode")
     sign_in(page, server.base, tokens["viewer"])
     page.wait_for_selector(".event-row")
     assert "只读" in page.inner_text("#user")
@@ -221,8 +241,12 @@ def test_viewer_sees_no_actions_and_api_refuses(seeded, console_page) -> None:  
     page.wait_for_selector("text=告警")
     viewer = _bearer(tokens["viewer"])
     event_id = int(page.get_attribute(".event-row", "data-id"))
-    assert httpx.post(f"{server.base}/api/events/{event_id}/review", json={"action": "confirm"},
-                      headers=viewer).status_code == 403
+    assert (
+        httpx.post(
+            f"{server.base}/api/events/{event_id}/review", json={"action": "confirm"}, headers=viewer
+        ).status_code
+        == 403
+    )
     admin = _bearer(tokens["admin"])
     response = httpx.post(f"{server.base}/api/events/{event_id}/review", json={"action": "confirm"}, headers=admin)
     assert response.status_code == 200
@@ -230,16 +254,18 @@ def test_viewer_sees_no_actions_and_api_refuses(seeded, console_page) -> None:  
     page.goto(f"{server.base}/#/case/{case_id}")
     page.wait_for_selector("#case-page")
     assert page.locator(".case-actions button").count() == 0
-    assert httpx.post(f"{server.base}/api/cases/{case_id}/transitions", json={"to": "dispatched", "team": "x"},
-                      headers=viewer).status_code == 403
-    assert httpx.put(f"{server.base}/api/mode", json={"mode": "flood"}, headers=viewer).status_code in (403, 404)
+    assert (
+        httpx.post(
+            f"{server.base}/api/cases/{case_id}/transitions", json={"to": "dispatched", "team": "x"}, headers=viewer
+        ).status_code
+        == 403
+    )
+    assert httpx.put(f"{server.base}/api/mode", json={"mode": "flood"}, headers=viewer).status_code == 403
 
 
 def test_ten_alerts_reviewed_with_the_keyboard_only(seeded, console_page) -> None:  # type: ignore[no-untyped-def]
     page = console_page
     server, tokens, _ = seeded
-    if not _mode_api(server.base, tokens["admin"]):
-        page.guard.allow_missing("/api/mode")
     sign_in(page, server.base, tokens["operator"])
     page.wait_for_selector(".event-row")
     assert page.locator(".event-row").count() == 10
@@ -277,11 +303,13 @@ def test_ten_alerts_reviewed_with_the_keyboard_only(seeded, console_page) -> Non
 
 def _history(database, days: int = 14) -> None:  # type: ignore[no-untyped-def]
     """Cases of the last two weeks over three types and three districts, some closed late."""
-    from api.models import Case
-
     now = datetime.now(UTC)
-    kinds = [("illegal_parking", "新华区", "光明路街道"), ("litter", "长安区", "建设街道"),
-             ("illegal_parking", "桥西区", "振头街道"), ("waterlogging", "新华区", "滨河街道")]
+    kinds = [
+        ("illegal_parking", "新华区", "光明路街道"),
+        ("litter", "长安区", "建设街道"),
+        ("illegal_parking", "桥西区", "振头街道"),
+        ("waterlogging", "新华区", "滨河街道"),
+    ]
     with database.session() as session:
         for n in range(60):
             kind, district, street = kinds[(n * 7) % len(kinds)]
@@ -289,20 +317,35 @@ def _history(database, days: int = 14) -> None:  # type: ignore[no-untyped-def]
             deadline = created + timedelta(hours=4)
             closed = n % 5 != 0
             handled = created + timedelta(hours=2 if n % 6 else 6)
-            session.add(Case(
-                type=kind, status="closed" if closed else "dispatched", priority="normal", source="camera",
-                camera_id="campus-road", location=street, district=district, street=street,
-                description="history", team="第一中队", deadline=deadline, deadline_h=4.0, event_count=1,
-                created_at=created, updated_at=handled, registered_at=created, dispatched_at=created,
-                handled_at=handled if closed else None, verified_at=handled if closed else None,
-                closed_at=handled if closed else None))
+            session.add(
+                Case(
+                    type=kind,
+                    status="closed" if closed else "dispatched",
+                    priority="normal",
+                    source="camera",
+                    camera_id="campus-road",
+                    location=street,
+                    district=district,
+                    street=street,
+                    description="history",
+                    team="第一中队",
+                    deadline=deadline,
+                    deadline_h=4.0,
+                    event_count=1,
+                    created_at=created,
+                    updated_at=handled,
+                    registered_at=created,
+                    dispatched_at=created,
+                    handled_at=handled if closed else None,
+                    verified_at=handled if closed else None,
+                    closed_at=handled if closed else None,
+                )
+            )
 
 
 def test_statistics_page(seeded, console_page) -> None:  # type: ignore[no-untyped-def]
     page = console_page
     server, tokens, database = seeded
-    if not _mode_api(server.base, tokens["admin"]):
-        page.guard.allow_missing("/api/mode")
     _history(database)
     sign_in(page, server.base, tokens["viewer"])
     page.click('a[href="#/stats"]')
@@ -318,8 +361,6 @@ def test_hotline_intake_and_board_filters(seeded, console_page) -> None:  # type
     from the API and filter by district, type and overdue."""
     page = console_page
     server, tokens, _ = seeded
-    if not _mode_api(server.base, tokens["admin"]):
-        page.guard.allow_missing("/api/mode")
     sign_in(page, server.base, tokens["operator"])
     page.click('a[href="#/cases"]')
     page.wait_for_selector('#board .column[data-status="new"] .case-card')  # the ten alerts' one case
@@ -362,5 +403,9 @@ def test_hotline_intake_and_board_filters(seeded, console_page) -> None:  # type
     page.fill("#f-description", "y")
     page.click("#dialog-ok")
     page.wait_for_selector(".toast.error")
-    assert httpx.get(f"{server.base}/api/cases", params={"source": "hotline"},
-                     headers=_bearer(tokens["viewer"])).json()["total"] == 1
+    assert (
+        httpx.get(f"{server.base}/api/cases", params={"source": "hotline"}, headers=_bearer(tokens["viewer"])).json()[
+            "total"
+        ]
+        == 1
+    )

@@ -3,13 +3,13 @@
 The server runs under Debian's /usr/bin/python3 (python3-gi, gst-rtsp-server; install them with
 scripts/install-system-deps.sh) as a child process, on 127.0.0.1 only. Test clips are encoded at
 run time from the shared footage with ffmpeg into a temporary folder (never committed).
-Used by tests/test_streams_rtsp.py (pytest fixtures below) and bench/ingest.
+Used by the tests (the fixtures below, registered for every test by `pytest_plugins` in
+tests/conftest.py: request them by name, do not import them) and by bench/ingest.
 """
 
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -28,41 +28,84 @@ def gstreamer_missing() -> str | None:
     if not Path(SYSTEM_PYTHON).is_file():
         return f"{SYSTEM_PYTHON} missing"
     probe = subprocess.run(
-        [SYSTEM_PYTHON, "-c", "import gi; gi.require_version('GstRtspServer', '1.0');"
-         "from gi.repository import Gst, GstRtspServer; Gst.init(None);"
-         "assert all(Gst.ElementFactory.find(e) for e in "
-         "('multifilesrc', 'h264parse', 'clocksync', 'rtph264pay'))"],
-        capture_output=True, text=True, timeout=30,
+        [
+            SYSTEM_PYTHON,
+            "-c",
+            "import gi; gi.require_version('GstRtspServer', '1.0');"
+            "from gi.repository import Gst, GstRtspServer; Gst.init(None);"
+            "assert all(Gst.ElementFactory.find(e) for e in "
+            "('multifilesrc', 'h264parse', 'clocksync', 'rtph264pay'))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     if probe.returncode != 0:
         return "GStreamer RTSP server not usable (run scripts/install-system-deps.sh): " + probe.stderr[-300:]
     return None
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def make_clip(
-    source: Path, out: Path, *, width: int, height: int, fps: int, gop: int, seconds: float,
-    bitrate: str = "800k", speedup: float = 1.0,
+    source: Path,
+    out: Path,
+    *,
+    width: int,
+    height: int,
+    fps: int,
+    gop: int,
+    seconds: float,
+    bitrate: str = "800k",
+    speedup: float = 1.0,
 ) -> Path:
     """Encode `source` to an Annex-B H.264 file the server can loop (no B-frames, headers on
     every keyframe). `speedup` plays the source faster so every output frame differs."""
     if out.is_file():
         return out
-    filters = f"setpts=PTS/{speedup},fps={fps},scale={width}:{height}" if speedup != 1.0 else (
-        f"fps={fps},scale={width}:{height}")
+    filters = (
+        f"setpts=PTS/{speedup},fps={fps},scale={width}:{height}"
+        if speedup != 1.0
+        else (f"fps={fps},scale={width}:{height}")
+    )
     tmp = out.with_suffix(".part.h264")
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-i", str(source), "-t", str(seconds), "-an", "-vf", filters,
-         "-c:v", "libx264", "-preset", "veryfast", "-bf", "0", "-g", str(gop), "-keyint_min", str(gop),
-         "-sc_threshold", "0", "-b:v", bitrate, "-maxrate", bitrate, "-bufsize", bitrate,
-         "-x264-params", "repeat-headers=1", "-f", "h264", str(tmp)],
-        check=True, timeout=600,
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(source),
+            "-t",
+            str(seconds),
+            "-an",
+            "-vf",
+            filters,
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-bf",
+            "0",
+            "-g",
+            str(gop),
+            "-keyint_min",
+            str(gop),
+            "-sc_threshold",
+            "0",
+            "-b:v",
+            bitrate,
+            "-maxrate",
+            bitrate,
+            "-bufsize",
+            bitrate,
+            "-x264-params",
+            "repeat-headers=1",
+            "-f",
+            "h264",
+            str(tmp),
+        ],
+        check=True,
+        timeout=600,
     )
     tmp.rename(out)
     return out
@@ -137,8 +180,8 @@ class RtspServer:
 def rtsp_clips(tmp_path_factory: pytest.TempPathFactory, vtest_path: Path) -> dict[str, Path]:
     """Small test clips (CIF 352x288, 10 fps, a keyframe every second, 20 s), made once."""
     reason = gstreamer_missing()
-    if reason:
-        pytest.skip(reason)
+    if reason:  # a real RTSP server, or no RTSP test: never a silent skip
+        pytest.fail(reason)
     folder = tmp_path_factory.mktemp("rtsp-clips")
     return {
         "cif": make_clip(vtest_path, folder / "cif.h264", width=352, height=288, fps=10, gop=10, seconds=20),

@@ -87,9 +87,7 @@ def _control(loop: GLib.MainLoop) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any free port)")
     parser.add_argument("--path", action="append", default=[], help="NAME=FILE.h264[@FPS] (repeatable)")
     args = parser.parse_args()

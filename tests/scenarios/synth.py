@@ -13,7 +13,6 @@ citywatch eval --config configs/eval_synthetic.yaml --truth tests/scenarios/synt
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,9 +21,8 @@ import av
 import cv2
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("CITYWATCH_SHARED_DIR", REPO.parent / "shared")).resolve()
-VTEST = SHARED / "media" / "vtest.avi"
+from tests.support import VTEST
+
 FPS = 10
 
 #: Where the bag lands: on the grass, lower left (pixels, 768x576).
@@ -69,8 +67,17 @@ def _bag(image: np.ndarray) -> np.ndarray:
     """Draw a crumpled light plastic bag at BAG_CENTRE."""
     out = image.copy()
     cx, cy = BAG_CENTRE
-    pts = np.array([[cx - 18, cy + 6], [cx - 10, cy - 12], [cx + 4, cy - 14], [cx + 17, cy - 4], [cx + 14, cy + 10],
-                    [cx - 2, cy + 13]], np.int32)
+    pts = np.array(
+        [
+            [cx - 18, cy + 6],
+            [cx - 10, cy - 12],
+            [cx + 4, cy - 14],
+            [cx + 17, cy - 4],
+            [cx + 14, cy + 10],
+            [cx - 2, cy + 13],
+        ],
+        np.int32,
+    )
     cv2.fillPoly(out, [pts], (235, 225, 220))
     cv2.line(out, (cx - 8, cy - 6), (cx + 6, cy + 8), (170, 160, 150), 2)
     cv2.ellipse(out, (cx + 3, cy - 2), (6, 3), 30, 0, 360, (200, 190, 185), -1)
@@ -81,8 +88,10 @@ def litter_clip(path: Path, appear_s: float = 12.0, duration_s: float = 30.0) ->
     """vtest with a bag on the grass from `appear_s` on; returns the truth."""
     first = round(appear_s * FPS)
     write_clip(path, vtest_frames(duration_s), lambda i, img: _bag(img) if i >= first else img)
-    return {"appear_s": first / FPS, "box": (BAG_CENTRE[0] - 18, BAG_CENTRE[1] - 14, BAG_CENTRE[0] + 17,
-                                               BAG_CENTRE[1] + 13)}
+    return {
+        "appear_s": first / FPS,
+        "box": (BAG_CENTRE[0] - 18, BAG_CENTRE[1] - 14, BAG_CENTRE[0] + 17, BAG_CENTRE[1] + 13),
+    }
 
 
 def _road_mask(shape: tuple[int, ...], scale: float) -> np.ndarray:
@@ -124,8 +133,14 @@ def water_coverage(scale: float) -> float:
     return float(_road_mask((576, 768), scale).sum() / full)
 
 
-def water_clip(path: Path, start_s: float = 12.0, full_s: float = 18.0, recede_s: float = 45.0,
-               duration_s: float = 54.0, threshold: float = 0.3) -> dict:
+def water_clip(
+    path: Path,
+    start_s: float = 12.0,
+    full_s: float = 18.0,
+    recede_s: float = 45.0,
+    duration_s: float = 54.0,
+    threshold: float = 0.3,
+) -> dict:
     """vtest with the road zone flooding from `start_s` (none) to `full_s` (all), dry again from
     `recede_s`; returns the truth, including when the coverage first reached `threshold`."""
 

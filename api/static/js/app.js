@@ -1,6 +1,8 @@
-// The console shell: sign-in, navigation, the mode banner, the clock and the live stream.
+// The console shell and entry point: sign-in, navigation, the mode banner, the clock and the live
+// stream. Nothing imports it; the shared state the pages read lives in state.js.
 import * as API from "./api.js";
 import { fmtDateTime, fmtShort, fmtTime, getLang, getTimeZone, setLang, setTimeZone, t, translate } from "./i18n.js";
+import { can, connectShell, notify, refreshCameras, refreshMode, store } from "./state.js";
 import { clear, errorText, h, modal, toast } from "./util.js";
 import * as queue from "./queue.js";
 import * as cases from "./cases.js";
@@ -8,26 +10,6 @@ import * as cameras from "./cameras.js";
 import * as stats from "./stats.js";
 
 const PAGES = { queue, cases, case: cases, cameras, camera: cameras, stats };
-const listeners = new Set();
-
-/** Shared state of the shell, read by the pages. */
-export const store = { user: null, mode: null, cameras: [], cameraById: new Map(), live: false };
-
-export function can(action) {
-  const role = store.user?.role || "viewer";
-  if (action === "admin") return role === "admin";
-  return role === "operator" || role === "admin";
-}
-/** Subscribe to live messages ({kind, data, at}); returns an unsubscribe function. */
-export function onLive(fn) { listeners.add(fn); return () => listeners.delete(fn); }
-
-export async function refreshCameras() {
-  try {
-    store.cameras = await API.listCameras();
-    store.cameraById = new Map(store.cameras.map((c) => [c.id, c]));
-  } catch (err) { if (err.status === 401) signOut(); }
-  return store.cameras;
-}
 
 // ---- sign-in ----
 function signInPage(message) {
@@ -87,10 +69,6 @@ async function start() {
 }
 
 // ---- mode ----
-export async function refreshMode() {
-  try { store.mode = await API.getMode(); } catch { store.mode = store.mode || null; }
-  renderMode();
-}
 function renderMode() {
   const button = document.getElementById("mode");
   const mode = store.mode?.mode || "normal";
@@ -154,9 +132,6 @@ async function startLive() {
     });
   }
 }
-function notify(message) {
-  for (const fn of listeners) { try { fn(message); } catch (err) { console.warn("live listener", err); } }
-}
 function stopLive() { clearTimeout(retry); if (source) { source.close(); source = null; } }
 
 // ---- routing ----
@@ -186,6 +161,7 @@ function tick() {
 }
 
 function init() {
+  connectShell({ signOut, renderMode });
   setLang(getLang());
   translate();
   document.getElementById("lang").textContent = getLang() === "zh" ? "EN" : "中文";

@@ -1,8 +1,8 @@
 // The camera wall (state, last analysed frame, fps, last error, open cases; filter by group) and
 // a camera page with its zones drawn on the latest frame.
 import * as API from "./api.js";
-import { onLive, refreshCameras, store } from "./app.js";
 import { fmtDateTime, t } from "./i18n.js";
+import { onLive, refreshCameras, store } from "./state.js";
 import { clear, h, stateName, typeName } from "./util.js";
 
 const OPEN = new Set(["new", "registered", "dispatched", "handled", "verified"]);

@@ -1,7 +1,7 @@
 // The case board (by status, overdue marked) and the case page (events, photos, audit trail, workflow).
 import * as API from "./api.js";
-import { can, onLive, store } from "./app.js";
 import { fmtDateTime, t } from "./i18n.js";
+import { can, onLive, store } from "./state.js";
 import { clear, errorText, h, modal, toast, typeName } from "./util.js";
 
 const COLUMNS = ["new", "registered", "dispatched", "handled", "verified", "closed"];

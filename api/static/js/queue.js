@@ -1,7 +1,7 @@
 // The alert queue: pending events newest first, live; judge each from the keyboard.
 import * as API from "./api.js";
-import { can, onLive, store } from "./app.js";
 import { fmtDateTime, fmtDuration, fmtTime, t } from "./i18n.js";
+import { can, onLive, store } from "./state.js";
 import { clear, errorText, h, modal, toast, typeName } from "./util.js";
 
 const REASONS = ["not_violation", "wrong_object", "outside_zone", "duplicate", "bad_image", "other"];

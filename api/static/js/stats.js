@@ -1,7 +1,7 @@
 // Statistics: cases per day by type and by district, on-time closure rate, camera uptime (Chart.js, vendored).
 import * as API from "./api.js";
-import { store } from "./app.js";
 import { dayKey, t } from "./i18n.js";
+import { store } from "./state.js";
 import { clear, h, typeName } from "./util.js";
 
 const COLORS = ["#1f6feb", "#d97706", "#1a7f37", "#8250df", "#cf222e", "#0891b2", "#9a6700", "#57606a"];

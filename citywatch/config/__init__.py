@@ -1,0 +1,63 @@
+"""Typed configuration: the YAML file an operator writes, validated before anything starts.
+
+One pydantic model per concern, one module each, importing nothing else of the project (every
+stage may depend on this package without a cycle): `detector`, `storage`, `camera` (zones,
+replay), `rules` (with `schedule`), `modes`, `service` (the HTTP API), `publishing` (MQTT,
+webhooks), assembled in `root.CitywatchConfig`. Every field has a title, a description and
+bounds, so the schema is the reference. `loading.load_config` reads a file, expands
+`${VAR}` / `${VAR:-default}`, validates it and, on failure, raises `ConfigError` naming the file,
+the line, the field path and the reason.
+"""
+
+from citywatch.config.base import NON_MOTOR_LABELS, VEHICLE_LABELS, ConfigModel, Identifier, Point
+from citywatch.config.camera import CameraConfig, ReplayConfig, ZoneConfig
+from citywatch.config.detector import DetectorConfig
+from citywatch.config.loading import ConfigError, expand_env, load_config, parse_config
+from citywatch.config.modes import ModeConfig, ModeGroupConfig
+from citywatch.config.publishing import MqttConfig, WebhookConfig
+from citywatch.config.root import CitywatchConfig
+from citywatch.config.rules import (
+    RULE_TYPES,
+    CasePolicyConfig,
+    DwellRuleConfig,
+    IllegalParkingRuleConfig,
+    LitterRuleConfig,
+    NonMotorParkingRuleConfig,
+    RuleConfig,
+    WaterloggingRuleConfig,
+)
+from citywatch.config.schedule import ScheduleConfig
+from citywatch.config.service import ApiConfig
+from citywatch.config.storage import StorageConfig
+
+__all__ = [
+    "NON_MOTOR_LABELS",
+    "RULE_TYPES",
+    "VEHICLE_LABELS",
+    "ApiConfig",
+    "CameraConfig",
+    "CasePolicyConfig",
+    "CitywatchConfig",
+    "ConfigError",
+    "ConfigModel",
+    "DetectorConfig",
+    "DwellRuleConfig",
+    "Identifier",
+    "IllegalParkingRuleConfig",
+    "LitterRuleConfig",
+    "ModeConfig",
+    "ModeGroupConfig",
+    "MqttConfig",
+    "NonMotorParkingRuleConfig",
+    "Point",
+    "ReplayConfig",
+    "RuleConfig",
+    "ScheduleConfig",
+    "StorageConfig",
+    "WaterloggingRuleConfig",
+    "WebhookConfig",
+    "ZoneConfig",
+    "expand_env",
+    "load_config",
+    "parse_config",
+]

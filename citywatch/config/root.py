@@ -1,0 +1,83 @@
+"""The whole configuration file (`CitywatchConfig`): every section, and the checks across them."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+
+from citywatch.config.base import ConfigModel, Identifier, require_unique
+from citywatch.config.camera import CameraConfig
+from citywatch.config.detector import DetectorConfig
+from citywatch.config.modes import ModeConfig, default_modes
+from citywatch.config.publishing import MqttConfig, WebhookConfig
+from citywatch.config.rules import RULE_TYPES
+from citywatch.config.service import ApiConfig
+from citywatch.config.storage import StorageConfig
+
+
+class CitywatchConfig(ConfigModel):
+    """The whole configuration file."""
+
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    detectors: list[DetectorConfig] = Field(
+        default_factory=list,
+        title="Extra detectors",
+        description="Further named detectors (e.g. a litter model); each runs only for cameras whose "
+        "rules need its labels.",
+    )
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    mqtt: MqttConfig = Field(default_factory=MqttConfig, title="MQTT", description="Publishing to a broker.")
+    webhooks: list[WebhookConfig] = Field(
+        default_factory=list, title="Webhooks", description="HTTP endpoints notified of events and cases."
+    )
+    timezone: str = Field("Asia/Shanghai", title="Time zone", description="The city's time zone (IANA name).")
+    cameras: list[CameraConfig] = Field(min_length=1, title="Cameras", description="Cameras to watch.")
+    modes: dict[Identifier, ModeConfig] = Field(
+        default_factory=default_modes,
+        title="Modes",
+        description="Operating modes (e.g. normal, flood); switched with `citywatch mode set` or PUT /api/mode.",
+    )
+    default_mode: Identifier = Field(
+        "normal",
+        title="Default mode",
+        description="The mode until someone switches (and no switch is stored).",
+    )
+    mode_poll_s: float = Field(
+        0.5,
+        gt=0.0,
+        le=60.0,
+        title="Mode poll (s)",
+        description="How often a running pipeline checks the database for a mode switched elsewhere.",
+    )
+
+    @model_validator(mode="after")
+    def _unique_cameras(self) -> CitywatchConfig:
+        require_unique("camera", [camera.id for camera in self.cameras])
+        if self.default_mode not in self.modes:
+            raise ValueError(f"default_mode {self.default_mode!r} is not a mode: {sorted(self.modes)}")
+        rule_names = {n for camera in self.cameras for rule in camera.rules for n in (rule.id, rule.type)}
+        for mode_name, mode in self.modes.items():
+            for group, entry in mode.groups.items():
+                if isinstance(entry.rules, list):
+                    unknown = sorted(set(entry.rules) - rule_names - set(RULE_TYPES))
+                    if unknown:
+                        raise ValueError(f"mode {mode_name!r} group {group!r}: unknown rule(s) {unknown}")
+        return self
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    def camera(self, camera_id: str) -> CameraConfig:
+        """The camera with this id; KeyError when there is none."""
+        for camera in self.cameras:
+            if camera.id == camera_id:
+                return camera
+        raise KeyError(camera_id)

@@ -1,0 +1,29 @@
+"""The `api:` section: where the HTTP service listens, who may read, and its request threads."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from citywatch.config.base import ConfigModel
+
+
+class ApiConfig(ConfigModel):
+    """The HTTP service."""
+
+    host: str = Field("127.0.0.1", title="Host", description="Address the API listens on.")
+    port: int = Field(8080, ge=1, le=65535, title="Port", description="TCP port of the API.")
+    anonymous_read: bool = Field(
+        True,
+        title="Anonymous read",
+        description="Let requests without a token read (viewer role); writes always need a token. "
+        "Set false where the API is reachable beyond the bureau's network.",
+    )
+    threads: int = Field(
+        4,
+        ge=1,
+        le=256,
+        title="Request threads",
+        description="Requests each API worker process runs at once in its thread pool (database work). "
+        "Fewer threads contend less for Python's GIL, which keeps the slowest requests fast on small "
+        "machines; more let a few slow requests (a big CSV export) block less. Further requests queue.",
+    )

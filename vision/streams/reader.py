@@ -1,0 +1,275 @@
+"""The stream reader: one camera's source in, the frames to analyse out, with its health kept.
+
+Decoding follows one of two strategies per camera: ``keyframes`` (only key packets reach the
+decoder, and only those the sampler takes; for analysis rates at or below the keyframe rate) or
+``all`` (every packet decoded, only sampled frames converted to an image); ``auto`` measures the
+keyframe interval from the packets and picks per keyframe (`choose_decode`). Files replay fast,
+in real time or at a factor; live sources reconnect forever with exponential backoff and jitter,
+and a stalled source (connection open, no video) is caught by the read timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import av
+import numpy as np
+
+from citywatch.config import CameraConfig
+from vision.frames import Frame
+from vision.streams.clock import Sampler, StreamClock
+from vision.streams.health import StreamHealth, StreamState
+from vision.streams.slot import LatestFrameSlot
+from vision.streams.source import SourceError, explain, open_container
+
+log = logging.getLogger(__name__)
+
+#: Decode strategies (`CameraConfig.decode`).
+DECODE_AUTO, DECODE_KEYFRAMES, DECODE_ALL = "auto", "keyframes", "all"
+
+
+def choose_decode(mode: str, analysis_fps: float, keyframe_interval_s: float | None) -> str:
+    """The decode strategy for a camera: `mode` unless it is 'auto'; then 'keyframes' when the
+    analysis rate is at or below the keyframe rate (known interval), else 'all'."""
+    if mode != DECODE_AUTO:
+        return mode
+    if not keyframe_interval_s or keyframe_interval_s <= 0:
+        return DECODE_ALL
+    return DECODE_KEYFRAMES if analysis_fps <= 1.0 / keyframe_interval_s * 1.02 else DECODE_ALL
+
+
+class StreamReader:
+    """Reads one camera's source and yields the frames to analyse.
+
+    `frames()` is a generator: for files it runs the file once (or looping), paced by the
+    configured replay speed; for live sources it reconnects forever with exponential backoff
+    and jitter until `stop()`. `start()` runs it in a thread feeding a `LatestFrameSlot`.
+    Health is in `self.health`.
+    """
+
+    def __init__(
+        self,
+        camera: CameraConfig,
+        *,
+        speed: str | float | None = None,
+        loop: bool | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        max_backoff_s: float = 4.0,
+        open_timeout_s: float = 5.0,
+        read_timeout_s: float = 2.0,
+        decode: str | None = None,
+    ):
+        self.camera = camera
+        self.speed = camera.replay.speed if speed is None else speed
+        self.loop = camera.replay.loop if loop is None else loop
+        self.decode_mode: str = decode or camera.decode
+        if self.decode_mode not in (DECODE_AUTO, DECODE_KEYFRAMES, DECODE_ALL):
+            raise ValueError(f"unknown decode strategy {self.decode_mode!r}")
+        self.health = StreamHealth()
+        self.clock = StreamClock()
+        self.sampler = Sampler(camera.analysis_fps)
+        self.open_timeout_s = open_timeout_s
+        self.read_timeout_s = read_timeout_s
+        self._stop = threading.Event()
+        self._sleep = sleep
+        self._max_backoff_s = max_backoff_s
+        self._seq = 0
+        self._thread: threading.Thread | None = None
+
+    def stop(self) -> None:
+        """Ask the reader to end; a blocked read returns within the read timeout."""
+        self._stop.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def frames(self) -> Iterator[Frame]:
+        """The frames to analyse, in stream order (see the class docstring)."""
+        if self.camera.is_file:
+            yield from self._replay_file()
+        else:
+            yield from self._read_live()
+
+    def start(self, slot: LatestFrameSlot | None = None) -> LatestFrameSlot:
+        """Run `frames()` in a daemon thread that puts each frame into `slot` (a new one by
+        default, counting drops into this reader's health); the slot is closed when reading ends."""
+        slot = slot if slot is not None else LatestFrameSlot(self.health)
+
+        def run() -> None:
+            try:
+                for frame in self.frames():
+                    slot.put(frame)
+            except Exception as exc:  # a bug in one reader must not pass silently
+                log.exception("camera %s: reader crashed", self.camera.id)
+                self.health.set_state(StreamState.ERROR, f"reader crashed: {type(exc).__name__}: {exc}")
+            finally:
+                slot.close()
+
+        self._thread = threading.Thread(target=run, name=f"reader-{self.camera.id}", daemon=True)
+        self._thread.start()
+        return slot
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the `start()` thread to end; True when it has."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _replay_file(self) -> Iterator[Frame]:
+        wall_start: float | None = None
+        first_stream_s: float | None = None
+        factor = None if self.speed == "fast" else 1.0 if self.speed == "realtime" else float(self.speed)
+        while not self.stopped:
+            try:
+                container = open_container(self.camera.url)
+            except SourceError as exc:
+                self._fail(StreamState.ERROR, str(exc))
+                return
+            self.health.set_state(StreamState.ONLINE)
+            try:
+                for frame in self._decode(container):
+                    if factor is not None:
+                        if wall_start is None or first_stream_s is None:
+                            wall_start, first_stream_s = time.monotonic(), frame.stream_s
+                        due = wall_start + (frame.stream_s - first_stream_s) / factor
+                        delay = due - time.monotonic()
+                        if delay > 0:
+                            self._stop.wait(delay)
+                    if self.stopped:
+                        return
+                    yield frame
+            except av.FFmpegError as exc:
+                self._fail(StreamState.ERROR, f"corrupt or unreadable file {self.camera.url}: {explain(exc)[0]}")
+                return
+            finally:
+                container.close()
+            if not self.loop:
+                break
+            self.clock.new_session()
+        if not self.stopped and self.health.state != StreamState.ERROR:
+            self.health.set_state(StreamState.ENDED)
+
+    def _read_live(self) -> Iterator[Frame]:
+        attempt = 0
+        health = self.health
+        while not self.stopped:
+            if health.state not in (StreamState.STALLED, StreamState.OFFLINE, StreamState.ERROR):
+                health.set_state(StreamState.CONNECTING)
+            try:
+                container = open_container(self.camera.url, self.open_timeout_s, self.read_timeout_s)
+            except SourceError as exc:
+                still_no_video = "timed out" in str(exc) or "not a readable video" in str(exc)
+                if health.state == StreamState.STALLED and still_no_video:  # the server answers but sends no video
+                    self._fail(StreamState.STALLED, f"still no video: {exc}")
+                else:
+                    self._fail(StreamState.ERROR if exc.permanent else StreamState.OFFLINE, str(exc))
+            else:
+                got_frames = False
+                try:
+                    for frame in self._decode(container):
+                        if not got_frames:
+                            got_frames, attempt = True, 0
+                            health.set_state(StreamState.ONLINE)
+                        yield frame
+                        if self.stopped:
+                            return
+                    if not self.stopped:
+                        self._fail(StreamState.OFFLINE, "stream ended (the server closed the connection)")
+                except av.FFmpegError as exc:
+                    reason, _ = explain(exc)
+                    if "timed out" in reason:
+                        reason = f"no video for {self.read_timeout_s:g}s+, connection open: {reason}"
+                        self._fail(StreamState.STALLED, reason)
+                    else:
+                        self._fail(StreamState.OFFLINE, f"read failed: {reason}")
+                finally:
+                    container.close()
+            if self.stopped:
+                return
+            health.reconnects += 1
+            self.clock.new_session()
+            delay = min(self._max_backoff_s, 0.25 * 2**attempt) * random.uniform(0.5, 1.0)
+            attempt = min(attempt + 1, 16)
+            self._stop.wait(delay)
+
+    def _decode(self, container: av.container.InputContainer) -> Iterator[Frame]:
+        """Demux, decode per the strategy, sample on the stream-time grid, convert, yield."""
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        ctx.thread_count = 1  # hundreds of streams: one thread each decodes cheapest per frame
+        time_base = float(stream.time_base) if stream.time_base else 1.0 / 90000
+        rate = float(stream.average_rate or stream.guessed_rate or 25)
+        clock, sampler, health = self.clock, self.sampler, self.health
+        clock.frame_interval = 1.0 / rate if rate > 0 else 0.04
+        mode = self.decode_mode
+        key_interval = health.keyframe_interval_s
+        strategy = choose_decode(mode, sampler.fps, key_interval)
+        health.decode = strategy
+        keyframes_only = strategy == DECODE_KEYFRAMES
+        last_key_pts: int | None = None
+        seen_key = False
+        for packet in container.demux(stream):
+            if self._stop.is_set():
+                return
+            if packet.size == 0:  # end of file: drain the decoder
+                if not keyframes_only:
+                    yield from self._frames_of(ctx, None, time_base)
+                continue
+            health.frames_in += 1
+            pts = packet.pts if packet.pts is not None else packet.dts
+            if packet.is_keyframe:
+                seen_key = True
+                if pts is not None:
+                    if last_key_pts is not None and pts > last_key_pts:
+                        key_interval = health.keyframe_interval_s = (pts - last_key_pts) * time_base
+                        if mode == DECODE_AUTO:
+                            strategy = choose_decode(mode, sampler.fps, key_interval)
+                            keyframes_only = strategy == DECODE_KEYFRAMES
+                            health.decode = strategy
+                    last_key_pts = pts
+                if keyframes_only:
+                    stream_s = clock.stream_time(None if pts is None else pts * time_base)
+                    if not sampler.take(stream_s):
+                        continue
+                    for video_frame in ctx.decode(packet):
+                        health.frames_decoded += 1
+                        yield self._emit(video_frame, stream_s)
+                    continue
+            elif keyframes_only or not seen_key:
+                continue  # inter frames are not decoded (or cannot be, before the first keyframe)
+            yield from self._frames_of(ctx, packet, time_base)
+
+    def _frames_of(self, ctx: Any, packet: av.Packet | None, time_base: float) -> Iterator[Frame]:
+        """Decode one packet (all-frames strategy); convert only the frames the sampler takes."""
+        try:
+            decoded = ctx.decode(packet)
+        except av.InvalidDataError:
+            return  # a damaged inter frame: skip it, the next keyframe repairs the picture
+        for video_frame in decoded:
+            self.health.frames_decoded += 1
+            pts = video_frame.pts
+            stream_s = self.clock.stream_time(None if pts is None else pts * time_base)
+            if self.sampler.take(stream_s):
+                yield self._emit(video_frame, stream_s)
+
+    def _emit(self, video_frame: av.VideoFrame, stream_s: float) -> Frame:
+        image: np.ndarray = video_frame.to_ndarray(format="bgr24")
+        health = self.health
+        health.width, health.height = image.shape[1], image.shape[0]
+        now = time.time()
+        health.last_frame_wall_s, health.last_frame_stream_s = now, stream_s
+        health.frames_sampled += 1
+        self._seq += 1
+        return Frame(self.camera.id, self._seq, stream_s, now, image)
+
+    def _fail(self, state: StreamState, reason: str) -> None:
+        if self.health.last_error != reason or self.health.state != state:
+            log.warning("camera %s: %s: %s", self.camera.id, state, reason)
+        self.health.set_state(state, reason)
