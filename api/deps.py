@@ -41,6 +41,9 @@ class AppContext:
     mode_holder: ModeHolder | None = None
     latest_frame: Callable[[str], Frame | None] | None = None
     uptime: UptimeTracker | None = None
+    #: Why the service is degraded though it answers (a full evidence disk, events held in memory):
+    #: each a short sentence; `/healthz` lists them and answers 503 while any is present.
+    degraded: Callable[[], list[str]] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -49,30 +52,17 @@ async def get_context(request: Request) -> AppContext:
     return request.app.state.context
 
 
-#: Methods that only read: their requests get an autocommit session (no BEGIN/COMMIT round trips).
-READ_METHODS = frozenset({"GET", "HEAD"})
+async def get_session(context: Annotated[AppContext, Depends(get_context)]) -> AsyncIterator[Session]:
+    """A read session per request (autocommit: no BEGIN/COMMIT round trips; it refuses to write).
 
-
-async def get_session(request: Request, context: Annotated[AppContext, Depends(get_context)]) -> AsyncIterator[Session]:
-    """A session per request: for writes one transaction, committed when the handler returns and
-    rolled back on error; for reads (GET, HEAD) an autocommit session.
-
-    The session is opened on the event loop (that takes no I/O: it connects at its first query)
-    and only the commit, which does I/O, goes to the thread pool; a read session's end does no
-    I/O at all. FastAPI would otherwise hop threads twice per request for a sync generator."""
-    if request.method in READ_METHODS:
-        with context.database.read_session() as session:
-            yield session
-        return
-    session = context.database.sessions()
-    try:
+    Writes never go through a request-scoped session: FastAPI ends such a dependency after the
+    response is sent, so a commit there would be acknowledged before it happened, and would need
+    a pool thread of its own (which a handful of requests waiting on a row lock can all hold).
+    A write handler opens its transaction itself, in its own thread, and answers after the
+    commit: `with context.database.session() as session: ...`. Opening the session takes no I/O
+    (it connects at its first query) and closing an autocommit one takes none either."""
+    with context.database.read_session() as session:
         yield session
-        await run_in_threadpool(session.commit)
-    except BaseException:
-        await run_in_threadpool(session.rollback)
-        raise
-    finally:
-        await run_in_threadpool(session.close)
 
 
 Context = Annotated[AppContext, Depends(get_context)]

@@ -74,6 +74,7 @@ class Health(BaseModel):
     status: str = Field(examples=["ok"])
     database: str
     cameras: dict[str, str] = Field(default_factory=dict, description="Camera id to stream state.")
+    problems: list[str] = Field(default_factory=list, description="Why the service is degraded, if it is.")
 
 
 Status = Literal["new", "registered", "rejected", "dispatched", "handled", "verified", "closed"]

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import BindParameter, Select, bindparam, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from api.auth_responses import AUTH_RESPONSES, BAD_BODY
 from api.cache import page_total
@@ -232,44 +233,49 @@ def export_cases(session: DbSession, filters: Filters) -> StreamingResponse:
     summary="Open a case from a hotline ticket",
     responses={409: {"model": Problem, "description": "A case with this ticket exists"}, **BAD_BODY, **AUTH_RESPONSES},
 )
-def create_case(body: HotlineCaseIn, session: DbSession, user: Operator) -> CaseDetail:
-    """A 12345 hotline ticket becomes a case in the same workflow, starting `registered` (立案)."""
-    if session.scalar(select(Case.id).where(Case.hotline_ticket == body.ticket)) is not None:
-        raise HTTPException(409, detail=f"a case for hotline ticket {body.ticket!r} already exists")
-    if body.camera_id is not None and session.get(Camera, body.camera_id) is None:
-        raise HTTPException(
-            422,
-            detail=[{"loc": ["body", "camera_id"], "msg": f"unknown camera {body.camera_id!r}", "type": "value_error"}],
-        )
-    try:
-        case = ledger.create_hotline_case(
-            session,
-            user.name,
-            body.ticket,
-            body.type,
-            body.description,
-            body.location,
-            body.district,
-            body.street,
-            body.camera_id,
-            body.zone_id,
-            body.priority,
-            body.deadline_h,
-        )
-        session.flush()
-    except IntegrityError:
-        raise HTTPException(409, detail=f"a case for hotline ticket {body.ticket!r} already exists") from None
-    return _detail(session, case)
+def create_case(body: HotlineCaseIn, context: Context, user: Operator) -> CaseDetail:
+    """A 12345 hotline ticket becomes a case in the same workflow, starting `registered` (立案).
+    A 201 means stored: the answer is built after the commit."""
+    with context.database.session() as session:
+        if session.scalar(select(Case.id).where(Case.hotline_ticket == body.ticket)) is not None:
+            raise HTTPException(409, detail=f"a case for hotline ticket {body.ticket!r} already exists")
+        if body.camera_id is not None and session.get(Camera, body.camera_id) is None:
+            raise HTTPException(
+                422,
+                detail=[
+                    {"loc": ["body", "camera_id"], "msg": f"unknown camera {body.camera_id!r}", "type": "value_error"}
+                ],
+            )
+        try:
+            case = ledger.create_hotline_case(
+                session,
+                user.name,
+                body.ticket,
+                body.type,
+                body.description,
+                body.location,
+                body.district,
+                body.street,
+                body.camera_id,
+                body.zone_id,
+                body.priority,
+                body.deadline_h,
+            )
+            session.flush()
+        except IntegrityError:
+            raise HTTPException(409, detail=f"a case for hotline ticket {body.ticket!r} already exists") from None
+        detail = _detail(session, case)
+    return detail
 
 
-def _get(session: DbSession, case_id: int) -> Case:
+def _get(session: Session, case_id: int) -> Case:
     row = session.get(Case, case_id)
     if row is None:
         raise HTTPException(404, detail=f"case {case_id} not found")
     return row
 
 
-def _detail(session: DbSession, case: Case) -> CaseDetail:
+def _detail(session: Session, case: Case) -> CaseDetail:
     events = session.scalars(
         select(Event).where(Event.case_id == case.id).order_by(Event.occurred_at.desc(), Event.id.desc()).limit(200)
     )
@@ -319,22 +325,29 @@ def get_case(case_id: RowId, context: Context) -> FastJSONResponse:
         **AUTH_RESPONSES,
     },
 )
-def post_transition(case_id: RowId, body: TransitionIn, session: DbSession, user: Operator) -> Any:
+def post_transition(case_id: RowId, body: TransitionIn, context: Context, user: Operator) -> Any:
     """立案 (registered), 派遣 (dispatched: team, deadline), 处置 (handled: note, photos), 核查 (verified),
-    结案 (closed), or rejected (note: the reason); handled → dispatched when verification fails."""
-    case = session.get(Case, case_id, with_for_update=True)
-    if case is None:
-        raise HTTPException(404, detail=f"case {case_id} not found")
-    request = ledger.TransitionRequest(
-        to=body.to, note=body.note, team=body.team, deadline=body.deadline, attachments=body.attachments
-    )
-    try:
-        action = ledger.transition(session, case, request, user.name)
-    except ledger.TransitionError as exc:
-        if exc.status == 422:
-            return JSONResponse(
-                status_code=422,
-                content={"detail": [{"loc": ["body", exc.field], "msg": exc.message, "type": "missing"}]},
-            )
-        return JSONResponse(status_code=409, content={"detail": exc.message, "allowed": list(exc.allowed)})
-    return TransitionOut(case=case_out(case), action=action_out(action))
+    结案 (closed), or rejected (note: the reason); handled → dispatched when verification fails.
+
+    Of concurrent requests for the same step one wins and the others get 409: the case row is
+    locked for the transaction (SQLite: the database write lock, taken before the case is read;
+    PostgreSQL: `SELECT ... FOR UPDATE`), and a 200 is answered after the commit."""
+    with context.database.session() as session:
+        case = session.get(Case, case_id, with_for_update=True)
+        if case is None:
+            raise HTTPException(404, detail=f"case {case_id} not found")
+        request = ledger.TransitionRequest(
+            to=body.to, note=body.note, team=body.team, deadline=body.deadline, attachments=body.attachments
+        )
+        try:
+            action = ledger.transition(session, case, request, user.name)
+        except ledger.TransitionError as exc:
+            session.rollback()
+            if exc.status == 422:
+                return JSONResponse(
+                    status_code=422,
+                    content={"detail": [{"loc": ["body", exc.field], "msg": exc.message, "type": "missing"}]},
+                )
+            return JSONResponse(status_code=409, content={"detail": exc.message, "allowed": list(exc.allowed)})
+        answer = TransitionOut(case=case_out(case), action=action_out(action))
+    return answer

@@ -10,10 +10,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from api.auth_responses import AUTH_RESPONSES, BAD_BODY
 from api.cache import page_total
-from api.deps import Context, DbSession, Operator, require_role
+from api.deps import AppContext, Context, DbSession, Operator, require_role
 from api.responses import FastJSONResponse
 from api.schemas import EventOut, EventPage, Problem, ReviewIn, ReviewOut
 from api.views import case_out, event_out, event_row_view
@@ -79,7 +80,7 @@ def list_events(
     return FastJSONResponse({"items": items, "total": total, "limit": limit, "offset": offset})
 
 
-def _get(session: DbSession, event_id: EventId) -> Event:
+def _get(session: Session, event_id: int) -> Event:
     row = session.get(Event, event_id)
     if row is None:
         raise HTTPException(404, detail=f"event {event_id} not found")
@@ -135,29 +136,35 @@ def get_evidence(event_id: EventId, kind: str, session: DbSession) -> FileRespon
         **AUTH_RESPONSES,
     },
 )
-def review_event(event_id: EventId, body: ReviewIn, session: DbSession, context: Context, user: Operator) -> ReviewOut:
+def review_event(event_id: EventId, body: ReviewIn, context: Context, user: Operator) -> ReviewOut:
     """confirm: the event's case is registered (立案), or the event attaches to the open case of its
     camera, zone and type, or opens one. reject: a false alarm, with a reason; a case still `new`
-    whose every event is rejected becomes `rejected`."""
+    whose every event is rejected becomes `rejected`. The answer comes after the commit."""
     if body.action == "reject" and not (body.reason or "").strip():
         raise HTTPException(
             422, detail=[{"loc": ["body", "reason"], "msg": "a reason is required to reject", "type": "missing"}]
         )
+    with context.database.session() as session:
+        answer = _review(session, context, event_id, body, user.name)
+    return answer
+
+
+def _review(session: Session, context: AppContext, event_id: int, body: ReviewIn, actor: str) -> ReviewOut:
     event = session.get(Event, event_id, with_for_update=True)
     if event is None:
         raise HTTPException(404, detail=f"event {event_id} not found")
     if event.review_status != "pending":
         raise HTTPException(409, detail=f"event {event_id} is already {event.review_status}")
-    event.reviewed_by = user.name
-    case = session.get(Case, event.case_id) if event.case_id else None
+    event.reviewed_by = actor
+    case = session.get(Case, event.case_id, with_for_update=True) if event.case_id else None
     if body.action == "confirm":
         event.review_status = "confirmed"
         if case is None or case.status not in workflow.OPEN_STATUSES:
             policy = ledger.policy_for(context.config, event.camera_id, event.rule_id)
-            case, _ = ledger.attach_event(session, event, policy, actor=user.name, register=True)
+            case, _ = ledger.attach_event(session, event, policy, actor=actor, register=True)
         elif case.status == "new":
             request = ledger.TransitionRequest(to="registered", note=f"event {event.id} confirmed")
-            ledger.transition(session, case, request, user.name)
+            ledger.transition(session, case, request, actor)
     else:
         event.review_status, event.review_reason = "rejected", body.reason
         session.flush()
@@ -166,6 +173,6 @@ def review_event(event_id: EventId, body: ReviewIn, session: DbSession, context:
                 select(func.count(Event.id)).where(Event.case_id == case.id, Event.review_status != "rejected")
             )
             if not pending:
-                ledger.transition(session, case, ledger.TransitionRequest(to="rejected", note=body.reason), user.name)
+                ledger.transition(session, case, ledger.TransitionRequest(to="rejected", note=body.reason), actor)
     session.flush()
     return ReviewOut(event=event_out(event), case=case_out(case) if case is not None else None)

@@ -57,10 +57,10 @@ def list_users(session: DbSession) -> list[UserOut]:
     summary="Add a user (or re-role one) and issue a token",
     responses=BAD_BODY,
 )
-def create_user(body: UserIn, session: DbSession, context: Context, admin: Admin) -> NewToken:
+def create_user(body: UserIn, context: Context, admin: Admin) -> NewToken:
     """Like `citywatch users add NAME --role ROLE`."""
-    token = accounts.add_user(session, body.name, body.role)
-    session.commit()
+    with context.database.session() as session:
+        token = accounts.add_user(session, body.name, body.role)
     token_cache(context.extras).clear()  # a re-roled user's older tokens carry the new role at once
     return NewToken(name=body.name, role=body.role, token=token)
 
@@ -71,10 +71,10 @@ def create_user(body: UserIn, session: DbSession, context: Context, admin: Admin
     summary="Disable a user and revoke its tokens",
     responses={404: {"model": Problem, "description": "No such user"}},
 )
-def delete_user(name: str, session: DbSession, context: Context, admin: Admin) -> None:
+def delete_user(name: str, context: Context, admin: Admin) -> None:
     """Like `citywatch users revoke NAME`; the row stays for the audit trail. This worker refuses
     the tokens at once; other worker processes within a few seconds (their token cache)."""
-    if not accounts.revoke_user(session, name):
-        raise HTTPException(404, detail=f"user {name!r} not found")
-    session.commit()
+    with context.database.session() as session:
+        if not accounts.revoke_user(session, name):
+            raise HTTPException(404, detail=f"user {name!r} not found")
     token_cache(context.extras).clear()

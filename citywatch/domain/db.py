@@ -6,26 +6,55 @@ driver installed fails at once with the extra to install (`DatabaseDriverMissing
 module-level engine: each runtime or app owns its own, so several can live in one process (tests)
 or one per worker. The schema is Alembic's (`citywatch.domain.migrate`): `create_schema()`
 upgrades the database to head.
+
+Writes: a session from `session()` is one transaction, committed in the caller's thread before the
+caller answers anyone. On SQLite it begins `BEGIN IMMEDIATE` (the write lock is taken before the
+first read, so a read-then-write step has one winner; the default deferred BEGIN reads first and
+lets two writers decide on the same snapshot); on PostgreSQL a row lock waits at most
+`LOCK_TIMEOUT_S` and a transaction left idle is ended by the server. Reads go through
+`read_session()`, which refuses to write.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from citywatch.domain.migrate import upgrade
+from citywatch.domain.tables import Heartbeat
 
 log = logging.getLogger(__name__)
+
+
+#: How long a write waits for a lock held by another writer before it fails (and is answered
+#: "busy, retry"): SQLite's busy timeout and PostgreSQL's `lock_timeout`.
+LOCK_TIMEOUT_S = 10.0
+#: The write probe (`Database.write_probe`) waits this long for a lock, and its answer is reused
+#: for `PROBE_TTL_S` (a health check polled by many does not write on each poll).
+PROBE_LOCK_S = 1.0
+PROBE_TTL_S = 2.0
+#: Connections per engine: more than any thread pool here holds at once (the API's request
+#: threads, the token lookups, the sink, the spool), so a request waits for a lock, never for a
+#: connection; a checkout that still finds none fails after `POOL_TIMEOUT_S` (503, retry).
+POOL_SIZE, POOL_OVERFLOW, POOL_TIMEOUT_S = 10, 30, 10.0
+
+
+class ReadOnlySession(Exception):
+    """A write was attempted through a read session; writes go through `Database.session()`."""
 
 
 class DatabaseDriverMissing(Exception):
@@ -46,6 +75,8 @@ class Database:
     #: Bumped by every commit that wrote through this object's engine: caches of small answers
     #: key on it, so this process's own writes show at once (the API's `page_total`).
     write_version: int = 0
+    _probe: tuple[float, str] = (0.0, "")
+    _probe_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _after_commit(self, session: Session) -> None:
         messages = session.info.pop("citywatch_outbox", None)
@@ -59,7 +90,9 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session that commits on success and rolls back on error."""
+        """A write transaction: committed when the block ends (in this thread: an answer given after
+        the block means stored), rolled back on error. On SQLite the write lock is taken at its
+        first statement (`BEGIN IMMEDIATE`)."""
         session = self.sessions()
         try:
             yield session
@@ -90,6 +123,29 @@ class Database:
         with self.read_session() as session:
             return session.scalar(statement)
 
+    def write_probe(self) -> str:
+        """`ok` when the database takes a write now, else why not (`locked: ...`, `read-only: ...`,
+        `unavailable: ...`). Rewrites this host's `heartbeats` row, waiting at most
+        `PROBE_LOCK_S` for a lock; the answer is reused for `PROBE_TTL_S`."""
+        if self._probe_fresh():
+            return self._probe[1]
+        with self._probe_lock:
+            if self._probe_fresh():
+                return self._probe[1]
+            try:
+                with self.engine.connect() as connection:
+                    _heartbeat(connection)
+                answer = "ok"
+            except Exception as exc:
+                answer = describe_failure(exc)
+            self._probe = (time.monotonic(), answer)
+            return answer
+
+    def _probe_fresh(self) -> bool:
+        at, answer = self._probe
+        ttl = PROBE_TTL_S if answer == "ok" else PROBE_TTL_S / 4  # a recovery shows sooner
+        return time.monotonic() - at < ttl
+
     def create_schema(self) -> None:
         """Migrate the database to the newest schema (Alembic `upgrade head`)."""
         upgrade(self.engine)
@@ -99,13 +155,68 @@ class Database:
         self.engine.dispose()
 
 
+def _heartbeat(connection: Connection) -> None:
+    """Upsert this host's heartbeat row in a transaction of its own, with a short lock wait."""
+    name = socket.gethostname()[:64]
+    values = {"name": name, "beat_at": datetime.now(UTC)}
+    if connection.dialect.name == "sqlite":
+        raw = connection.connection.dbapi_connection  # no BEGIN yet: set the wait before it
+        assert raw is not None
+        raw.execute(f"PRAGMA busy_timeout={int(PROBE_LOCK_S * 1000)}")
+        try:
+            lite = sqlite.insert(Heartbeat)
+            with connection.begin():
+                upsert = lite.on_conflict_do_update(index_elements=["name"], set_={"beat_at": lite.excluded.beat_at})
+                connection.execute(upsert, values)
+        finally:
+            raw.execute(f"PRAGMA busy_timeout={int(LOCK_TIMEOUT_S * 1000)}")
+        return
+    pg = postgresql.insert(Heartbeat)
+    with connection.begin():
+        connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(PROBE_LOCK_S * 1000)}ms'")
+        renew = pg.on_conflict_do_update(index_elements=["name"], set_={"beat_at": pg.excluded.beat_at})
+        connection.execute(renew, values)
+
+
+def describe_failure(exc: BaseException) -> str:
+    """What a database error means for a caller, in a few words: `locked` (another writer holds
+    the lock: retry), `read-only`, `full` (no space), or `unavailable` (cannot be reached)."""
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    lowered = text.lower()
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
+    if "database is locked" in lowered or "lock timeout" in lowered or code == "55P03" or "queuepool" in lowered:
+        kind = "locked"
+    elif "readonly" in lowered or "read-only" in lowered or code == "25006":
+        kind = "read-only"
+    elif "disk is full" in lowered or "no space" in lowered or code == "53100":
+        kind = "full"
+    else:
+        kind = "unavailable"
+    return f"{kind}: {text[:200]}"
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    # transactions are begun by `_sqlite_begin`, not by the driver's implicit deferred BEGIN
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={int(LOCK_TIMEOUT_S * 1000)}")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    """Begin SQLite transactions `IMMEDIATE`: the write lock before the first read (the SQLAlchemy
+    pysqlite recipe for explicit BEGIN). Autocommit connections (read sessions) begin nothing."""
+    if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        return
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _refuse_writes(session: Session, _context: Any, _instances: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise ReadOnlySession("a read session cannot write: use Database.session() for a write transaction")
 
 
 #: A pooled connection idle longer than this is checked (`SELECT 1`) before it is handed out.
@@ -143,12 +254,17 @@ def _ping_idle_connections(engine: Engine, idle_s: float = PING_IDLE_S) -> None:
             raise DisconnectionError(f"pooled connection is dead: {exc}") from exc
 
 
+TRANSACTION_CONTROL = ("BEGIN", "SET LOCAL", "PRAGMA")
+
+
 def _count_writes(engine: Engine, database: Database) -> None:
     """Bump `database.write_version` when a transaction that wrote commits (statements that are not
     compiled SELECTs count as writes, to be safe); a rolled-back one leaves it as it was."""
 
     @event.listens_for(engine, "after_cursor_execute")
-    def _mark(connection, _cursor, _statement, _parameters, context, _executemany) -> None:  # type: ignore[no-untyped-def]
+    def _mark(connection, _cursor, statement, _parameters, context, _executemany) -> None:  # type: ignore[no-untyped-def]
+        if statement.startswith(TRANSACTION_CONTROL):  # SQLite's BEGIN IMMEDIATE, a probe's SET LOCAL
+            return
         if context is None or context.isinsert or context.isupdate or context.isdelete or context.compiled is None:
             connection.info["citywatch_wrote"] = True
 
@@ -167,17 +283,23 @@ def _count_writes(engine: Engine, database: Database) -> None:
 def open_database(url: str, create: bool = True) -> Database:
     """Open (and by default create the schema of) the database at a SQLAlchemy URL."""
     parsed = make_url(url)
-    kwargs: dict = {}
+    kwargs: dict = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW, "pool_timeout": POOL_TIMEOUT_S}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
+        else:
+            kwargs = {}  # an in-memory database lives in one connection: SQLAlchemy's own pool
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": LOCK_TIMEOUT_S}
     elif parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-        # sessions in UTC: timestamps come back in UTC already (nothing to convert per value)
-        kwargs["connect_args"] = {"connect_timeout": 5, "options": "-c timezone=UTC"}
-        kwargs["pool_size"], kwargs["max_overflow"] = 10, 20
+        # sessions in UTC: timestamps come back in UTC already (nothing to convert per value);
+        # a lock waits LOCK_TIMEOUT_S at most, and a transaction idle for a minute is ended (it
+        # could only be one whose owner is gone; it would hold its row locks forever)
+        options = (
+            f"-c timezone=UTC -c lock_timeout={int(LOCK_TIMEOUT_S * 1000)} -c idle_in_transaction_session_timeout=60000"
+        )
+        kwargs["connect_args"] = {"connect_timeout": 5, "options": options}
     try:
         engine = create_engine(url, **kwargs)
     except ImportError as exc:  # SQLAlchemy imports the DBAPI module when it makes the engine
@@ -188,11 +310,13 @@ def open_database(url: str, create: bool = True) -> Database:
         ) from None
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     else:
         _ping_idle_connections(engine)
     database = Database(url, engine, sessionmaker(engine, expire_on_commit=False))
     _count_writes(engine, database)
     database.readers = sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+    event.listen(database.readers, "before_flush", _refuse_writes)
     event.listen(database.sessions, "after_commit", database._after_commit)
     event.listen(database.sessions, "after_rollback", lambda session: session.info.pop("citywatch_outbox", None))
     if create:

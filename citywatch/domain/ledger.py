@@ -165,10 +165,11 @@ def _camera_location(session: Session, camera_id: str, zone_id: str | None) -> t
 
 
 def open_case_for(session: Session, camera_id: str, zone_id: str | None, type_: str) -> Case | None:
-    """The open case (newest) for this camera, zone and type, if there is one."""
+    """The open case (newest) for this camera, zone and type, if there is one; locked for the
+    transaction on PostgreSQL (the sink and an operator may change it at the same time)."""
     query = select(Case).where(Case.camera_id == camera_id, Case.type == type_, Case.status.in_(workflow.OPEN_STATUSES))
     query = query.where(Case.zone_id == zone_id) if zone_id is not None else query.where(Case.zone_id.is_(None))
-    return session.scalars(query.order_by(Case.id.desc()).limit(1)).first()
+    return session.scalars(query.order_by(Case.id.desc()).limit(1).with_for_update()).first()
 
 
 def attach_event(
@@ -298,9 +299,9 @@ def zone_clear(
     if clear_since.tzinfo is None:
         clear_since = clear_since.replace(tzinfo=UTC)
     cases = session.scalars(
-        select(Case).where(
-            Case.camera_id == camera_id, Case.zone_id == zone_id, Case.type == type_, Case.status == "handled"
-        )
+        select(Case)
+        .where(Case.camera_id == camera_id, Case.zone_id == zone_id, Case.type == type_, Case.status == "handled")
+        .with_for_update()
     ).all()
     verified = []
     for case in cases:

@@ -221,3 +221,13 @@ class ModeChange(Base):
     changed_by: Mapped[str] = mapped_column(String(64))
     via: Mapped[str] = mapped_column(String(10), default="api")  # api, cli
     changed_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+
+
+class Heartbeat(Base):
+    """One row per probe name, rewritten by `Database.write_probe`: proof that the database still
+    takes writes (a read passes on a full disk, a read-only database or a held lock)."""
+
+    __tablename__ = "heartbeats"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    beat_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -1,0 +1,1 @@
+"""Write bench: concurrent mixed ledger writes against a real server; latency, conflicts, integrity."""
