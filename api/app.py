@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from anyio import to_thread
 from fastapi import FastAPI
 
-from api import live
+from api import live, middleware
 from api.deps import AppContext
 from api.errors import install_error_handlers
 from api.routes import cameras, case_photos, cases, console, events, health, metrics, mode, stats, users
@@ -53,6 +53,7 @@ def create_app(config: CitywatchConfig, database: Database, publisher: Publisher
     install_error_handlers(app)
     _wire_publisher(app, config, database, publisher)
     live.install(app)  # live updates at /api/stream; the console itself is `console.router`
+    middleware.install(app)  # outermost: bounded, strict, authenticated bodies; security headers
     return app
 
 
@@ -63,6 +64,7 @@ def attach_pipeline(app: FastAPI, runtime: Runtime | None = None, sink: EventSin
     context: AppContext = app.state.context
     if sink is not None:
         sink.listeners.append(app.state.broadcaster.publish_event)
+        context.degraded = sink.problems  # a failing evidence disk, events held in memory: /healthz says so
     if runtime is not None:
         context.health = runtime.health
         context.detector_stats = runtime.detector_stats

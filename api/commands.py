@@ -52,7 +52,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from citywatch.startup import close_sink, open_pipeline
 
     config = load_config(args.config)
-    detector, database, sink = open_pipeline(config)
+    detector, database, sink = open_pipeline(config, source=args.config)
     runtime = Runtime(config, detector, sink)
     app = create_app(config, database, publisher=sink.publisher)
     attach_pipeline(app, runtime=runtime, sink=sink)
@@ -77,7 +77,9 @@ def build_app() -> FastAPI:
     from api.app import create_app, freeze_startup_heap
     from citywatch.domain.cameras import register_cameras
     from citywatch.domain.db import open_database
+    from citywatch.redaction import install_log_redaction
 
+    install_log_redaction()  # a worker process of `serve --workers N` never runs the CLI's main
     config = load_config(os.environ["CITYWATCH_CONFIG"])
     database = open_database(config.storage.database_url)
     register_cameras(database, config.cameras)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -76,6 +76,11 @@ class Health(BaseModel):
     cameras: dict[str, str] = Field(default_factory=dict, description="Camera id to stream state.")
     problems: list[str] = Field(default_factory=list, description="Why the service is degraded, if it is.")
 
+
+#: One reference a case step cites: a photo URL (`POST /api/cases/{id}/photos`) or another reference.
+Attachment = Annotated[str, Field(min_length=1, max_length=500)]
+#: At most this many attachments per step.
+MAX_ATTACHMENTS = 20
 
 Status = Literal["new", "registered", "rejected", "dispatched", "handled", "verified", "closed"]
 Priority = Literal["low", "normal", "high", "urgent"]
@@ -192,7 +197,9 @@ class HotlineCaseIn(BaseModel):
     camera_id: str | None = Field(None, max_length=64, description="A camera that watches the place.")
     zone_id: str | None = Field(None, max_length=64)
     priority: Priority = "normal"
-    deadline_h: float = Field(24.0, gt=0, le=2160, description="Hours from dispatch to the deadline.")
+    deadline_h: float = Field(
+        24.0, gt=0, le=2160, allow_inf_nan=False, description="Hours from dispatch to the deadline."
+    )
 
 
 class TransitionIn(BaseModel):
@@ -218,8 +225,10 @@ class TransitionIn(BaseModel):
     note: str | None = Field(None, max_length=4000, description="Reason, disposal note or remark.")
     team: str | None = Field(None, max_length=100, description="Enforcement team (dispatch).")
     deadline: datetime | None = Field(None, description="Disposal deadline (dispatch); default: the rule's.")
-    attachments: list[str] = Field(
-        default_factory=list, max_length=20, description="Photo references (URLs or paths) for this step."
+    attachments: list[Attachment] = Field(
+        default_factory=list,
+        max_length=MAX_ATTACHMENTS,
+        description="Photo references (URLs or paths, each up to 500 characters) for this step.",
     )
 
 

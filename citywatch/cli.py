@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
 
+from citywatch import redaction
 from citywatch.commands import check, db, mode, models, replay, users
 from citywatch.commands import eval as eval_command
 from citywatch.config import ConfigError
@@ -54,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse, run the subcommand, map known failures to exit codes with a one-line message."""
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
+    redaction.install_log_redaction()  # no password in any log line, whichever command logs it
     try:
         return int(args.func(args))
     except ConfigError as exc:

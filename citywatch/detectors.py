@@ -4,6 +4,8 @@
 directories, manifests, sha256), decides the backend (the config's, else the manifest's, else by
 file suffix) and opens it with `vision.detect.open_detector`. `load_detector_set` does this for
 the `detector:` model and every `detectors:` entry and puts each behind its batching queue.
+`unproduced_labels` finds the rules that wait for labels none of those models produces (they would
+never fire): a config error, found here because only the models know their labels.
 
 Example:
     >>> detectors = load_detector_set(config.detector, config.detectors)  # doctest: +SKIP
@@ -12,13 +14,14 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-from citywatch.config import DetectorConfig
+from citywatch.config import CitywatchConfig, DetectorConfig
 from citywatch.modelstore import ModelStoreError, coco_class_names, resolve_model
 from vision.detect import Detector, DetectorError, DetectorSet, ModelSpec, open_detector
-from vision.labels import COCO_MAPPING
+from vision.labels import COCO_MAPPING, expand_labels
 
 
 def pick_backend(configured: str, suffix: str, manifest_backend: str | None) -> str:
@@ -72,3 +75,30 @@ def load_detector_set(
             raise DetectorError(f"two detectors are named {det.name!r}; give one a `name:`")
         detectors[det.name] = det
     return DetectorSet(detectors, max_batch=max_batch or primary.batch_size, max_wait_s=primary.batch_wait_ms / 1000.0)
+
+
+def model_labels(config: CitywatchConfig) -> dict[str, frozenset[str]]:
+    """The Citywatch labels each configured model can produce, by model name, from the model store
+    (found and checked, not opened); `DetectorError` as `model_spec`."""
+    specs = [model_spec(detector) for detector in (config.detector, *config.detectors)]
+    return {spec.name: frozenset(spec.label_mapping.values()) for spec in specs}
+
+
+def unproduced_labels(
+    config: CitywatchConfig, produced: Mapping[str, frozenset[str]]
+) -> list[tuple[tuple[Any, ...], str]]:
+    """(field path, message) of every rule that needs the detector (parking rules; litter and
+    waterlogging with `source: detector`) while no model in `produced` (name -> labels) gives any
+    of its labels. `source: both` still has its baseline, so it is never refused."""
+    every = frozenset().union(*produced.values()) if produced else frozenset()
+    models = ", ".join(f"{name} ({', '.join(sorted(labels)) or 'nothing'})" for name, labels in produced.items())
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    for c, camera in enumerate(config.cameras):
+        for r, rule in enumerate(camera.rules):
+            if getattr(rule, "source", "detector") != "detector":
+                continue
+            wanted = expand_labels(tuple(rule.labels))
+            if not wanted & every:
+                message = f"no configured model produces {', '.join(sorted(wanted))}; the models give: {models}"
+                problems.append((("cameras", c, "rules", r, "labels"), message))
+    return problems

@@ -5,6 +5,8 @@ queue (counting drops when full) that a background thread drains into paho-mqtt 
 default: paho keeps QoS>0 messages across reconnects and resends them) and another thread POSTs to
 webhooks, retrying with exponential backoff (tenacity). Topics: `<prefix>/events`,
 `<prefix>/cases`, `<prefix>/<camera>/status` (retained). Payloads are documented in docs/api.md.
+Every string of a payload is redacted as it leaves (`citywatch.redaction.redact_payload`): no
+camera, database or broker password reaches the broker or a webhook.
 
 Example:
     >>> publisher = Publisher.from_config(config)  # doctest: +SKIP
@@ -27,6 +29,7 @@ import httpx
 import paho.mqtt.client as paho_mqtt
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from citywatch import redaction
 from citywatch.config import CitywatchConfig, MqttConfig, WebhookConfig
 from vision.streams import StreamHealth, health_snapshot
 
@@ -61,6 +64,10 @@ class Publisher:
     ):
         self.mqtt_config = mqtt if mqtt is not None and mqtt.enabled else None
         self.webhooks = list(webhooks or [])
+        if self.mqtt_config is not None:
+            redaction.register_secret(self.mqtt_config.password)
+        for hook in self.webhooks:
+            redaction.register_url(hook.url)
         self.stats = PublishStats()
         self._mqtt_queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
         self._hook_queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
@@ -179,7 +186,7 @@ class Publisher:
             kind, camera_id, payload = message
             retain = kind == "status"
             try:
-                data = json.dumps(payload, ensure_ascii=False, default=str)
+                data = json.dumps(redaction.redact_payload(payload), ensure_ascii=False, default=str)
                 info = self._client.publish(self.topic(kind, camera_id), data, qos=qos, retain=retain)
                 if info.rc not in (0, 4):  # 4 = not connected yet: paho keeps QoS>0 messages and resends
                     raise RuntimeError(f"paho rc {info.rc}")
@@ -197,7 +204,7 @@ class Publisher:
                 if message is _STOP:
                     return
                 kind, _camera, payload = message
-                body = {"kind": kind, "payload": payload}
+                body = {"kind": kind, "payload": redaction.redact_payload(payload)}
                 for hook in self.webhooks:
                     if kind not in hook.kinds:
                         continue

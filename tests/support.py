@@ -39,7 +39,8 @@ KERB_ZONE = [[0.83, 0.05], [0.94, 0.05], [0.94, 0.25], [0.83, 0.25]]
 
 
 def demo_config_dict(tmp_path: Path, **camera_overrides: object) -> dict:
-    """The demo config as a dict, with storage under tmp_path and absolute media/model paths."""
+    """The demo config as a dict, with storage under tmp_path and absolute media/model paths;
+    like configs/demo.yaml it opens reads to callers without a token (`api.anonymous_read`)."""
     camera = {
         "id": "campus-road",
         "name": "Campus road junction",
@@ -65,6 +66,7 @@ def demo_config_dict(tmp_path: Path, **camera_overrides: object) -> dict:
             "database_url": f"sqlite:///{tmp_path / 'citywatch.db'}",
             "evidence_dir": str(tmp_path / "evidence"),
         },
+        "api": {"anonymous_read": True},
         "cameras": [camera],
     }
 

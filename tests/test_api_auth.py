@@ -91,7 +91,7 @@ def test_the_token_cache_expires_and_never_keeps_bad_tokens(setup) -> None:  # t
 
 def test_anonymous_read_by_config(tmp_path: Path) -> None:
     config = CitywatchConfig.model_validate(demo_config_dict(tmp_path))
-    assert config.api.anonymous_read is True  # the default keeps "open the API and see the event"
+    assert config.api.anonymous_read is True  # the demo opens reads ("open the API and see the event")
     database = open_database(config.storage.database_url)
     app = FastAPI()
     app.state.context = AppContext(config=config, database=database)

@@ -118,9 +118,11 @@ def test_event_payload_is_pushed_without_file_paths() -> None:
 
 
 def test_stream_pushes_events_and_changes_live(app) -> None:  # type: ignore[no-untyped-def]
+    with app.state.context.database.session() as session:  # writes need a token, even to a test route
+        operator = {"Authorization": f"Bearer {add_user(session, 'op', 'operator')}"}
     with ThreadServer(app) as server:
         base = server.base
-        sink = SimpleNamespace(listeners=[])
+        sink = SimpleNamespace(listeners=[], problems=lambda: [])
         attach_pipeline(app, sink=sink)
         kinds: list[str] = []
         with httpx.Client(base_url=base, timeout=10) as client, client.stream("GET", "/api/stream") as response:
@@ -132,7 +134,7 @@ def test_stream_pushes_events_and_changes_live(app) -> None:  # type: ignore[no-
                 kinds.append(message["kind"])
                 if message["kind"] == "hello":
                     sink.listeners[0]({"id": 42, "type": "illegal_parking", "camera_id": "campus-road"})
-                    assert httpx.post(f"{base}/api/test-change").status_code == 200
+                    assert httpx.post(f"{base}/api/test-change", headers=operator).status_code == 200
                 if message["kind"] == "event":
                     assert message["data"]["id"] == 42
                 if message["kind"] == "change":

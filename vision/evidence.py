@@ -1,11 +1,17 @@
 """Photo evidence: draw the zone and the object's box on a frame and write it as a JPEG.
 
 Files are written to a temporary name, flushed and fsync'd, then renamed, so a snapshot path that
-an event points to always names a complete file; the caller commits the event only afterwards.
+an event points to always names a complete file; the caller commits the event only afterwards. A
+failed write (a full or read-only disk: any `OSError`) leaves no partial file behind.
+
+Test hook: while the file named by `$CITYWATCH_FAULT_EVIDENCE_ENOSPC` exists, every write fails
+with ENOSPC, as on a full disk (for tests where a small tmpfs cannot be mounted).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +20,9 @@ import cv2
 import numpy as np
 
 from vision.zones import Zone
+
+#: The fault-injection hook: the path of a flag file; while it exists, evidence writes fail (ENOSPC).
+FAULT_ENOSPC_ENV = "CITYWATCH_FAULT_EVIDENCE_ENOSPC"
 
 ZONE_COLOUR = (0, 0, 255)  # BGR red
 BOX_COLOUR = (0, 255, 0)  # BGR green
@@ -50,14 +59,23 @@ def encode_jpeg(image: np.ndarray, quality: int = 85) -> bytes:
 
 
 def write_durably(path: Path, data: bytes) -> Path:
-    """Write bytes to `path` atomically and durably (temp file, fsync, rename, fsync dir)."""
+    """Write bytes to `path` atomically and durably (temp file, fsync, rename, fsync dir); an
+    `OSError` (ENOSPC, EROFS, EIO, ...) leaves neither the file nor its temporary behind."""
+    flag = os.environ.get(FAULT_ENOSPC_ENV)
+    if flag and os.path.exists(flag):
+        raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (fault injected by ${FAULT_ENOSPC_ENV})", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with tmp.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):  # a partial temporary would only take more of a full disk
+            tmp.unlink(missing_ok=True)
+        raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)

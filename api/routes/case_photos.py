@@ -1,7 +1,9 @@
 """Case photos: the enforcement team's on-site pictures (处置照片), uploaded and served back.
 
 `POST /api/cases/{id}/photos` (operator) takes one JPEG or PNG as multipart `file`, checks that it
-really is one (magic bytes, then a full decode with OpenCV), writes it under
+really is one (magic bytes; the size its header declares, refused over `MAX_PHOTO_PIXELS` before
+any pixel is decoded, so a decompression bomb costs nothing; then a full decode with OpenCV),
+writes it under
 `<evidence_dir>/cases/<id>/` named by its SHA-256 (an upload repeated is stored once) and answers
 its URL; that URL goes into the `attachments` of the transition it documents (`handled`, usually).
 The file is on disk before any action can reference it, as with event evidence.
@@ -13,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import struct
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -33,7 +36,12 @@ router = APIRouter(prefix="/api/cases", tags=["cases"], dependencies=[Depends(re
 
 #: Largest accepted photo (a phone JPEG is 2-6 MB).
 MAX_PHOTO_BYTES = 15 * 1024 * 1024
+#: Largest accepted photo in pixels (a 48 MP phone photo is 8000 x 6000): decoding one takes
+#: ~150 MB; a 130 KB PNG can declare 32768 x 32768 (1 G pixels, 3 GB decoded).
+MAX_PHOTO_PIXELS = 50_000_000
 _KINDS = {b"\xff\xd8\xff": "jpg", b"\x89PNG\r\n\x1a\n": "png"}
+#: JPEG start-of-frame markers (they carry the image size): C0-CF but DHT (C4), JPG (C8), DAC (CC).
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _NAME = re.compile(r"^[0-9a-f]{64}\.(jpg|png)$")
 CaseId = Annotated[int, PathParam(ge=1, le=2_147_483_647, description="Case id.")]
 
@@ -57,6 +65,37 @@ def _kind(data: bytes) -> str | None:
     return next((kind for magic, kind in _KINDS.items() if data.startswith(magic)), None)
 
 
+def declared_size(data: bytes, kind: str) -> tuple[int, int] | None:
+    """(width, height) as the image's header declares it, read without decoding any pixel; None
+    when the header is not there (then it is no readable image)."""
+    if kind == "png":  # the signature, then the IHDR chunk: length 13, type, width, height
+        if data[12:16] != b"IHDR" or len(data) < 24:
+            return None
+        width, height = struct.unpack(">II", data[16:24])
+        return width, height
+    position = 2  # after SOI: segments until the first start-of-frame
+    while position + 4 <= len(data):
+        if data[position] != 0xFF:
+            return None
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # no length
+            position += 2
+            continue
+        if marker in (0xD9, 0xDA):  # end of image, start of scan: no frame header before them
+            return None
+        (length,) = struct.unpack(">H", data[position + 2 : position + 4])
+        if marker in _SOF:
+            if position + 9 > len(data):
+                return None
+            height, width = struct.unpack(">HH", data[position + 5 : position + 9])
+            return width, height
+        position += 2 + length
+    return None
+
+
 @router.post(
     "/{case_id}/photos",
     response_model=PhotoOut,
@@ -65,7 +104,7 @@ def _kind(data: bytes) -> str | None:
     responses={
         400: {"model": Problem, "description": "The body is not valid multipart form data"},
         404: {"model": Problem, "description": "No such case"},
-        413: {"model": Problem, "description": "Over 15 MB"},
+        413: {"model": Problem, "description": "Over 15 MB, or over 50 million pixels"},
         415: {"model": Problem, "description": "Not a JPEG or PNG image"},
         **AUTH_RESPONSES,
     },
@@ -77,14 +116,19 @@ def upload_photo(
     context: Context,
     user: Operator,
 ) -> PhotoOut:
-    """Store one photo (JPEG or PNG, up to 15 MB) and answer its URL for a transition's `attachments`."""
+    """Store one photo (JPEG or PNG, up to 15 MB and 50 million pixels) and answer its URL for a
+    transition's `attachments`."""
     if session.get(Case, case_id) is None:
         raise HTTPException(404, detail=f"case {case_id} not found")
     data = file.file.read(MAX_PHOTO_BYTES + 1)
     if len(data) > MAX_PHOTO_BYTES:
         raise HTTPException(413, detail=f"photo over {MAX_PHOTO_BYTES // (1024 * 1024)} MB")
     kind = _kind(data)
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if kind else None
+    size = declared_size(data, kind) if kind else None
+    if size is not None and size[0] * size[1] > MAX_PHOTO_PIXELS:
+        width, height = size
+        raise HTTPException(413, detail=f"photo of {width} x {height} pixels, over {MAX_PHOTO_PIXELS:,} pixels")
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if size and min(size) > 0 else None
     if image is None:
         raise HTTPException(415, detail=f"{file.filename or 'the file'} is not a readable JPEG or PNG image")
     name = f"{hashlib.sha256(data).hexdigest()}.{kind}"

@@ -8,13 +8,14 @@ api/static, so it works with no internet; there is no build step.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import FileResponse
 
-from api.deps import Context, QueryViewer, Viewer
+from api.deps import Context, Viewer, current_principal
 from citywatch import __version__
+from citywatch.domain.accounts import Principal
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 MEDIA_TYPES = {
@@ -37,8 +38,12 @@ def index() -> FileResponse:
 
 
 @router.get("/api/console/config", summary="What the console needs to know about this deployment")
-def console_config(context: Context) -> dict[str, Any]:
-    """The city's time zone, the version, the districts, and each camera's groups (e.g. flood)."""
+def console_config(context: Context, caller: Annotated[Principal | None, Depends(current_principal)]) -> dict[str, Any]:
+    """The city's time zone, the version, the districts, and each camera's groups (e.g. flood),
+    for readers. The sign-in page asks without a token whether it may offer anonymous reading:
+    when anonymous reads are off, that caller learns only `{"anonymous_read": false}`."""
+    if caller is None and not context.config.api.anonymous_read:
+        return {"anonymous_read": False}
     cameras = context.config.cameras
     return {
         "timezone": context.config.timezone,
@@ -57,15 +62,19 @@ def me(user: Viewer) -> dict[str, Any]:
 
 
 @router.get("/api/console/uptime", summary="Camera uptime since this process started")
-def uptime(context: Context, user: QueryViewer) -> dict[str, Any]:
+def uptime(context: Context, user: Viewer) -> dict[str, Any]:
     """Per camera: seconds observed, seconds online, and their ratio (null before any sample)."""
     return {"cameras": context.uptime.snapshot() if context.uptime is not None else {}}
 
 
 @router.get("/static/{path:path}", response_class=FileResponse, include_in_schema=False)
 def static_file(path: str) -> FileResponse:
-    file = (STATIC_DIR / path).resolve()
-    if not file.is_relative_to(STATIC_DIR) or not file.is_file():
+    try:
+        file = (STATIC_DIR / path).resolve()
+        found = file.is_relative_to(STATIC_DIR) and file.is_file()
+    except (ValueError, OSError):  # a NUL in the name, a name too long: no such file either
+        found = False
+    if not found:
         raise HTTPException(404, detail="not found")
     media_type = MEDIA_TYPES.get(file.suffix, "application/octet-stream")
     return FileResponse(file, media_type=media_type, headers={"Cache-Control": "no-cache"})

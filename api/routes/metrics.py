@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from api.deps import AppContext
+from api.deps import AppContext, Viewer
 from vision.streams import StreamState, health_snapshot
 
 router = APIRouter(tags=["health"])
@@ -81,7 +81,8 @@ def make_registry(context: AppContext) -> CollectorRegistry:
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
 )
-def metrics(request: Request) -> Response:
-    """Camera states, frame counters, fps, reconnects and detector runs/skips, in Prometheus format."""
+def metrics(request: Request, user: Viewer) -> Response:
+    """Camera states, frame counters, fps, reconnects and detector runs/skips, in Prometheus format
+    (a reader's token, e.g. Prometheus' `authorization` setting, unless anonymous reads are on)."""
     registry: CollectorRegistry = request.app.state.metrics_registry
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,5 +1,6 @@
 """Operating mode: `GET /api/mode` (current mode, per-camera plan, recent switches) and
-`PUT /api/mode` (switch; operator role; recorded with who and when).
+`PUT /api/mode` (switch; operator role: the duty officer declares flood season when the rain
+comes, at any hour, without waiting for an administrator; recorded with who and when).
 
 A switch is written to `mode_changes`; when the pipeline runs in this process its `ModeHolder`
 (`AppContext.mode_holder`) switches at once, otherwise the running pipeline picks the
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AppContext, Context, Operator, Viewer
 from citywatch.domain.mode_log import latest_change, mode_history
@@ -21,7 +22,9 @@ router = APIRouter(prefix="/api/mode", tags=["mode"])
 
 
 class ModeIn(BaseModel):
-    mode: str = Field(examples=["flood"], description="A mode defined in the config.")
+    model_config = ConfigDict(extra="forbid")
+
+    mode: str = Field(min_length=1, max_length=64, examples=["flood"], description="A mode defined in the config.")
 
 
 def _state(context: AppContext) -> dict[str, Any]:

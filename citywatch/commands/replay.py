@@ -33,7 +33,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from vision.streams import StreamState
 
     config = load_config(args.config)
-    detector, database, sink = open_pipeline(config)
+    detector, database, sink = open_pipeline(config, source=args.config)
 
     def print_event(payload: dict[str, Any]) -> None:
         if args.json:

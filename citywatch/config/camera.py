@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from fractions import Fraction
 from typing import Any, Literal
+from urllib.parse import quote, unquote
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from citywatch.config.base import ConfigModel, Identifier, Point, require_unique
 from citywatch.config.rules import RuleConfig
@@ -17,7 +20,81 @@ class ZoneConfig(ConfigModel):
     id: Identifier = Field(title="Zone id", description="Unique within the camera.")
     name: str | None = Field(None, title="Name", description="What operators call the place.")
     polygon: list[Point] = Field(
-        min_length=3, title="Polygon", description="Vertices as [x, y], each in 0..1 of the image."
+        min_length=3,
+        title="Polygon",
+        description="Vertices as [x, y], each in 0..1 of the image; a simple polygon (no edge crosses or "
+        "touches another, no repeated vertex) with an area.",
+    )
+
+    @field_validator("polygon")
+    @classmethod
+    def _simple_polygon(cls, value: list[tuple[float, float]], info: ValidationInfo) -> list[tuple[float, float]]:
+        problem = polygon_problem(value)
+        if problem:
+            raise ValueError(f"zone {info.data.get('id', '?')!r} {problem}")
+        return value
+
+
+def polygon_problem(points: list[tuple[float, float]]) -> str | None:
+    """Why a polygon cannot be a zone (a repeated vertex, zero area, two edges that cross or touch),
+    or None. Exact: the float coordinates are compared as fractions, so no tolerance hides a crossing.
+
+    Example:
+        >>> polygon_problem([(0.1, 0.1), (0.5, 0.5), (0.5, 0.1), (0.1, 0.5)])
+        'crosses itself: edge 1 (0.1, 0.1)-(0.5, 0.5) meets edge 3 (0.5, 0.1)-(0.1, 0.5)'
+    """
+    p = [(Fraction(x), Fraction(y)) for x, y in points]
+    n = len(p)
+    for i in range(n):
+        if p[i] == p[(i + 1) % n]:
+            return f"repeats a vertex: {_point(points[i])} at positions {i + 1} and {(i + 1) % n + 1}"
+    if all(_cross(p[0], p[1], q) == 0 for q in p[2:]):
+        return "has zero area: its vertices lie on one line"
+    for i in range(n):
+        for j in range(i + 1, n):
+            a, b, c, d = p[i], p[(i + 1) % n], p[j], p[(j + 1) % n]
+            adjacent = j == i + 1 or (i == 0 and j == n - 1)
+            if adjacent:  # they share a vertex; they meet elsewhere only when one doubles back on the other
+                shared, far_a, far_c = (b, a, d) if j == i + 1 else (a, b, c)
+                meets = _cross(shared, far_a, far_c) == 0 and (
+                    _on_segment(far_c, shared, far_a) or _on_segment(far_a, shared, far_c)
+                )
+            else:
+                meets = _segments_meet(a, b, c, d)
+            if meets:
+                edge_i = f"edge {i + 1} {_point(points[i])}-{_point(points[(i + 1) % n])}"
+                edge_j = f"edge {j + 1} {_point(points[j])}-{_point(points[(j + 1) % n])}"
+                return f"crosses itself: {edge_i} meets {edge_j}"
+    return None  # simple, with vertices off one line: its area is not zero
+
+
+_Exact = tuple[Fraction, Fraction]
+
+
+def _point(point: tuple[float, float]) -> str:
+    return f"({point[0]:g}, {point[1]:g})"
+
+
+def _cross(o: _Exact, a: _Exact, b: _Exact) -> Fraction:
+    """Twice the signed area of the triangle o, a, b (> 0: counter-clockwise)."""
+    return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+
+def _on_segment(q: _Exact, a: _Exact, b: _Exact) -> bool:
+    """q, known to be collinear with a-b, lies on the closed segment a-b."""
+    return min(a[0], b[0]) <= q[0] <= max(a[0], b[0]) and min(a[1], b[1]) <= q[1] <= max(a[1], b[1])
+
+
+def _segments_meet(a: _Exact, b: _Exact, c: _Exact, d: _Exact) -> bool:
+    """The closed segments a-b and c-d share at least one point."""
+    d1, d2, d3, d4 = _cross(c, d, a), _cross(c, d, b), _cross(a, b, c), _cross(a, b, d)
+    if ((d1 > 0 and d2 < 0) or (d1 < 0 and d2 > 0)) and ((d3 > 0 and d4 < 0) or (d3 < 0 and d4 > 0)):
+        return True
+    return (
+        (d1 == 0 and _on_segment(a, c, d))
+        or (d2 == 0 and _on_segment(b, c, d))
+        or (d3 == 0 and _on_segment(c, a, b))
+        or (d4 == 0 and _on_segment(d, a, b))
     )
 
 
@@ -52,7 +129,13 @@ class CameraConfig(ConfigModel):
     name: str = Field("", title="Name", description="Human-readable camera name.")
     district: str = Field("", title="District", description="Responsible district (区).")
     street: str = Field("", title="Street", description="Responsible street office (街道).")
-    url: str = Field(min_length=1, title="Source", description="rtsp:// URL or a path to a video file.")
+    url: str = Field(
+        min_length=1,
+        title="Source",
+        description="rtsp:// URL or a path to a video file. A password may hold '@', '/' or ':' as written "
+        "(everything up to the last '@' is the user and password) or percent-encoded (p%40ss); the URL is "
+        "kept percent-encoded, and shown anywhere only as user:***@host.",
+    )
     analysis_fps: float = Field(2.0, gt=0.0, le=60.0, title="Analysis fps", description="Frames analysed a second.")
     enabled: bool = Field(True, title="Enabled", description="Disabled cameras are listed but not read.")
     decode: Literal["auto", "keyframes", "all"] = Field(
@@ -82,7 +165,7 @@ class CameraConfig(ConfigModel):
         scheme = value.split("://", 1)[0].lower() if "://" in value else "file"
         if scheme not in {"file", "rtsp", "rtsps", "http", "https"}:
             raise ValueError(f"unsupported URL scheme {scheme!r}: use rtsp://, http(s):// or a file path")
-        return value
+        return normalise_source_url(value)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> CameraConfig:
@@ -99,3 +182,53 @@ class CameraConfig(ConfigModel):
     def is_file(self) -> bool:
         """True when the source is a recorded file rather than a live stream."""
         return "://" not in self.url or self.url.startswith("file://")
+
+
+#: The scheme of a URL (`rtsp://`).
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+#: Characters a user name or password keeps as they are in the normalised URL (RFC 3986
+#: sub-delimiters; letters, digits and `-._~` always stay): `@`, `/`, `:`, `?`, `#`, `%` are encoded.
+USERINFO_SAFE = "!$&'()*+,;="
+
+
+def split_source_url(url: str) -> tuple[str, str, str | None, str] | None:
+    """(scheme://, user, password or None, host and the rest) of a URL that carries a user, else
+    None. The user and password are everything between `://` and the last `@`, so a password with a
+    raw `@`, `/` or `:` is understood; the host follows that `@`. A user without a password cannot
+    hold a `/`, `?` or `#`: there the `@` belongs to the path (`rtsp://cam/live@main`). A `@` in the
+    path of a URL with a password must be written `%40`.
+
+    Example:
+        >>> split_source_url("rtsp://admin:p@ss/w:rd@10.0.0.5:554/live")
+        ('rtsp://', 'admin', 'p@ss/w:rd', '10.0.0.5:554/live')
+    """
+    scheme = _SCHEME.match(url)
+    if scheme is None:
+        return None
+    prefix = scheme.group(0)
+    userinfo, at, rest = url[len(prefix) :].rpartition("@")
+    if not at:
+        return None
+    user, colon, password = userinfo.partition(":")
+    if not colon and any(c in user for c in "/?#"):
+        return None
+    return prefix, user, password if colon else None, rest
+
+
+def normalise_source_url(url: str) -> str:
+    """The URL with its user and password percent-encoded (the form FFmpeg splits correctly and
+    decodes before authenticating); unchanged without credentials. Idempotent: `%XX` is read as an
+    encoded character, any other `%` as itself.
+
+    Example:
+        >>> normalise_source_url("rtsp://admin:p@ss/w:rd@10.0.0.5/live")
+        'rtsp://admin:p%40ss%2Fw%3Ard@10.0.0.5/live'
+    """
+    parts = split_source_url(url)
+    if parts is None:
+        return url
+    prefix, user, password, rest = parts
+    userinfo = quote(unquote(user), safe=USERINFO_SAFE)
+    if password is not None:
+        userinfo += ":" + quote(unquote(password), safe=USERINFO_SAFE)
+    return f"{prefix}{userinfo}@{rest}"

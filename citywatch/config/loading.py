@@ -85,12 +85,29 @@ def parse_config(text: str, source: str | Path = "<string>") -> CitywatchConfig:
                 for i, part in enumerate(loc)
                 if not (part in RULE_TYPES and i >= 2 and loc[i - 2] == "rules" and isinstance(loc[i - 1], int))
             )
-            field = ".".join(str(part) if not isinstance(part, int) else f"[{part}]" for part in loc)
-            field = field.replace(".[", "[") or "(top level)"
-            line = _line_of(root, loc)
-            where = f"line {line}: " if line else ""
-            problems.append(f"{where}{field}: {error['msg']}")
+            problems.append(_problem(root, loc, error["msg"]))
         raise ConfigError(source, problems) from None
+
+
+def _problem(root: yaml.Node | None, loc: tuple[Any, ...], message: str) -> str:
+    """One problem as `line N: cameras[0].rules[1].labels: message` (the line when it is known)."""
+    field = ".".join(str(part) if not isinstance(part, int) else f"[{part}]" for part in loc)
+    field = field.replace(".[", "[") or "(top level)"
+    line = _line_of(root, loc)
+    where = f"line {line}: " if line else ""
+    return f"{where}{field}: {message}"
+
+
+def config_error(source: str | Path | None, problems: list[tuple[tuple[Any, ...], str]]) -> ConfigError:
+    """A `ConfigError` for problems found after validation (e.g. where the models are resolved),
+    each a field path and a message; lines come from the file at `source` when it can be read."""
+    root = None
+    if source is not None:
+        try:
+            root = yaml.compose(expand_env(Path(source).read_text(encoding="utf-8")), Loader=yaml.SafeLoader)
+        except (OSError, KeyError, yaml.YAMLError):
+            root = None  # the file changed or went away since it was loaded: report without lines
+    return ConfigError(source or "(config)", [_problem(root, loc, message) for loc, message in problems])
 
 
 def load_config(path: str | Path) -> CitywatchConfig:

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from citywatch.config.base import NON_MOTOR_LABELS, VEHICLE_LABELS, ConfigModel, Identifier
 from citywatch.config.schedule import ScheduleConfig
+
+#: Every label a rule may name: the Citywatch labels models are mapped onto (`vision.labels`), and
+#: the groups `vehicle` and `non_motor` that stand for their members.
+RULE_LABELS = (*VEHICLE_LABELS, *NON_MOTOR_LABELS, "person", "litter", "water", "vehicle", "non_motor")
 
 
 class CasePolicyConfig(ConfigModel):
@@ -59,6 +63,16 @@ class _RuleBase(ConfigModel):
     case: CasePolicyConfig = Field(
         default_factory=CasePolicyConfig, title="Case policy", description="How its events become cases."
     )
+
+    @field_validator("labels", check_fields=False)
+    @classmethod
+    def _known_labels(cls, value: list[str]) -> list[str]:
+        """A label that no model is mapped onto would never fire: refuse it, listing the known ones."""
+        unknown = [label for label in value if label not in RULE_LABELS]
+        if unknown:
+            known = ", ".join(sorted(RULE_LABELS))
+            raise ValueError(f"unknown label(s) {', '.join(map(repr, unknown))}; known labels: {known}")
+        return value
 
 
 class _DwellRuleBase(_RuleBase):

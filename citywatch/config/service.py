@@ -13,10 +13,11 @@ class ApiConfig(ConfigModel):
     host: str = Field("127.0.0.1", title="Host", description="Address the API listens on.")
     port: int = Field(8080, ge=1, le=65535, title="Port", description="TCP port of the API.")
     anonymous_read: bool = Field(
-        True,
+        False,
         title="Anonymous read",
-        description="Let requests without a token read (viewer role); writes always need a token. "
-        "Set false where the API is reachable beyond the bureau's network.",
+        description="Let requests without a token read (viewer role): cameras, events, cases, statistics, "
+        "the API docs and metrics; writes always need a token. Off unless the config turns it on (the "
+        "demo does); keep it off where the API is reachable beyond the bureau's network.",
     )
     threads: int = Field(
         4,

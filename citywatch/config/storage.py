@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from citywatch.config.base import ConfigModel
 
@@ -24,3 +26,20 @@ class StorageConfig(ConfigModel):
         description="Local durable queue (SQLite) for events while the database is unreachable; "
         "default: spool.db beside the evidence directory.",
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        """A URL SQLAlchemy can parse, of a dialect it has. The driver is not imported here: a
+        missing one is `open_database`'s error, which names the extra to install."""
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("not a database URL: use sqlite:///path or postgresql+psycopg://user@host/db") from None
+        try:
+            url.get_dialect()
+        except NoSuchModuleError:
+            raise ValueError(
+                f"unknown database {url.drivername!r}: use sqlite:///path or postgresql+psycopg://user@host/db"
+            ) from None
+        return value

@@ -1,7 +1,10 @@
-"""The configured cameras and zones as rows, so events and cases can reference them."""
+"""The configured cameras and zones as rows, so events and cases can reference them; their source
+URLs are stored without passwords, and the passwords (with the database's) become known secrets
+that every output masks (`citywatch.redaction`)."""
 
 from __future__ import annotations
 
+from citywatch import redaction
 from citywatch.config import CameraConfig
 from citywatch.domain.db import Database
 from citywatch.domain.tables import Camera, Zone
@@ -9,7 +12,11 @@ from vision.streams import redact_url
 
 
 def register_cameras(database: Database, cameras: list[CameraConfig]) -> None:
-    """Insert or update the configured cameras and their zones (source URLs without passwords)."""
+    """Insert or update the configured cameras and their zones (source URLs without passwords),
+    and register the camera and database passwords with `citywatch.redaction`."""
+    redaction.register_url(database.url)
+    for camera in cameras:
+        redaction.register_url(camera.url)
     with database.session() as session:
         for camera in cameras:
             row = session.get(Camera, camera.id) or Camera(id=camera.id)

@@ -1,5 +1,8 @@
 """Camera health: the one `StreamState` vocabulary, the counters a reader keeps, and their one
-JSON form (`health_snapshot`) used by the API, the console, MQTT status and metrics alike."""
+JSON form (`health_snapshot`) used by the API, the console, MQTT status and metrics alike.
+
+An error text is redacted where it is set (`StreamHealth.set_state`, with the camera's own
+password forms in `secrets`) and again where it is serialised, so no output shows a password."""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from vision.streams.source import redact_text
 
 
 class StreamState(StrEnum):
@@ -29,6 +34,13 @@ class StreamHealth:
     Counters: `frames_in` packets received, `frames_decoded` frames decoded, `frames_sampled`
     frames handed out by the reader, `frames_analysed` frames the consumer analysed (it calls
     `mark(analysed=1)`), `frames_dropped` stale frames replaced in a `LatestFrameSlot`.
+    `secrets`: the forms of the camera's password (`url_secrets`), masked in every error text.
+
+    Example:
+        >>> health = StreamHealth(secrets=frozenset({"S3cr3t"}))
+        >>> health.set_state(StreamState.OFFLINE, "refused: admin:S3cr3t@cam")
+        >>> health.last_error
+        'refused: admin:***@cam'
     """
 
     state: StreamState = StreamState.CONNECTING
@@ -47,6 +59,7 @@ class StreamHealth:
     height: int | None = None
     decode: str | None = None
     keyframe_interval_s: float | None = None
+    secrets: frozenset[str] = field(default=frozenset(), repr=False)
     _window: deque[tuple[float, int, int, int]] = field(default_factory=deque, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -59,12 +72,16 @@ class StreamHealth:
         self.frames_analysed += analysed
 
     def set_state(self, state: StreamState, error: str | None = None) -> None:
-        """Change state (and record an error text when given)."""
+        """Change state (and record an error text when given, passwords masked)."""
         if state != self.state:
             self.state = state
             self.state_since_wall_s = time.time()
         if error is not None:
-            self.last_error, self.last_error_wall_s = error, time.time()
+            self.last_error, self.last_error_wall_s = self.redact(error), time.time()
+
+    def redact(self, text: str) -> str:
+        """`text` without any URL password or any form of this camera's password."""
+        return redact_text(text, self.secrets)
 
     def rates(self, now: float | None = None) -> tuple[float, float]:
         """(input fps, analysed fps) over roughly the last ten seconds."""
@@ -98,7 +115,7 @@ def health_snapshot(health: StreamHealth, now_wall_s: float | None = None) -> di
     stream_s, input_fps, sampled_fps, analysed_fps, frames_in, frames_decoded, frames_sampled,
     frames_analysed, frames_dropped, reconnects, last_error, last_error_at, width, height,
     decode (effective strategy), keyframe_interval_s. Pure: reads `health`, changes only its
-    rate window.
+    rate window. `last_error` is redacted here again, whoever set it.
     """
     now_wall_s = time.time() if now_wall_s is None else now_wall_s
     input_fps, sampled_fps, analysed_fps = health.all_rates()
@@ -118,7 +135,7 @@ def health_snapshot(health: StreamHealth, now_wall_s: float | None = None) -> di
         "frames_analysed": health.frames_analysed,
         "frames_dropped": health.frames_dropped,
         "reconnects": health.reconnects,
-        "last_error": health.last_error,
+        "last_error": None if health.last_error is None else health.redact(health.last_error),
         "last_error_at": health.last_error_wall_s,
         "width": health.width,
         "height": health.height,

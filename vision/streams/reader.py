@@ -25,7 +25,7 @@ from vision.frames import Frame
 from vision.streams.clock import Sampler, StreamClock
 from vision.streams.health import StreamHealth, StreamState
 from vision.streams.slot import LatestFrameSlot
-from vision.streams.source import SourceError, explain, open_container
+from vision.streams.source import SourceError, explain, open_container, url_secrets
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,17 @@ def choose_decode(mode: str, analysis_fps: float, keyframe_interval_s: float | N
     if not keyframe_interval_s or keyframe_interval_s <= 0:
         return DECODE_ALL
     return DECODE_KEYFRAMES if analysis_fps <= 1.0 / keyframe_interval_s * 1.02 else DECODE_ALL
+
+
+def incomplete_file(url: str, container: av.container.InputContainer, packets: int, frames: int) -> str | None:
+    """Why a file read to its end is not a whole video, or None: it gave no frame at all, or fewer
+    video packets than its header counts (a copy cut short; FFmpeg just stops early)."""
+    if frames == 0:
+        return f"no video frames in {url}: the file is empty or cut before its first frame"
+    expected = container.streams.video[0].frames or 0
+    if expected and packets < expected - max(2, expected // 100):
+        return f"truncated file {url}: it ends after {packets} of the {expected} video frames its header announces"
+    return None
 
 
 class StreamReader:
@@ -70,7 +81,7 @@ class StreamReader:
         self.decode_mode: str = decode or camera.decode
         if self.decode_mode not in (DECODE_AUTO, DECODE_KEYFRAMES, DECODE_ALL):
             raise ValueError(f"unknown decode strategy {self.decode_mode!r}")
-        self.health = StreamHealth()
+        self.health = StreamHealth(secrets=url_secrets(camera.url))  # masked in every error it records
         self.clock = StreamClock()
         self.sampler = Sampler(camera.analysis_fps)
         self.open_timeout_s = open_timeout_s
@@ -133,6 +144,7 @@ class StreamReader:
                 self._fail(StreamState.ERROR, str(exc))
                 return
             self.health.set_state(StreamState.ONLINE)
+            packets_before, frames_before = self.health.frames_in, self.health.frames_sampled
             try:
                 for frame in self._decode(container):
                     if factor is not None:
@@ -145,11 +157,16 @@ class StreamReader:
                     if self.stopped:
                         return
                     yield frame
+                packets, frames = self.health.frames_in - packets_before, self.health.frames_sampled - frames_before
+                incomplete = incomplete_file(self.camera.url, container, packets, frames)
             except av.FFmpegError as exc:
                 self._fail(StreamState.ERROR, f"corrupt or unreadable file {self.camera.url}: {explain(exc)[0]}")
                 return
             finally:
                 container.close()
+            if incomplete:  # FFmpeg ends a cut file quietly, as if it were whole
+                self._fail(StreamState.ERROR, incomplete)
+                return
             if not self.loop:
                 break
             self.clock.new_session()
@@ -270,6 +287,7 @@ class StreamReader:
         return Frame(self.camera.id, self._seq, stream_s, now, image)
 
     def _fail(self, state: StreamState, reason: str) -> None:
+        reason = self.health.redact(reason)  # at the source: the log and every health output get it masked
         if self.health.last_error != reason or self.health.state != state:
             log.warning("camera %s: %s: %s", self.camera.id, state, reason)
         self.health.set_state(state, reason)
