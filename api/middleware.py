@@ -90,16 +90,26 @@ def _refusal(status: int, detail: Any, **headers: str) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status, headers=headers or None)
 
 
-class RequestGuard:
-    """ASGI middleware: NUL paths, early authentication of writes and docs, bounded and strict bodies."""
+class HttpMiddleware:
+    """An ASGI middleware that sees HTTP requests only (`handle`); anything else passes through."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] == "http":
+            await self.handle(scope, receive, send)
+        else:
             await self.app(scope, receive, send)
-            return
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class RequestGuard(HttpMiddleware):
+    """ASGI middleware: NUL paths, early authentication of writes and docs, bounded and strict bodies."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         path, method = scope["path"], scope["method"]
         headers = Headers(scope=scope)
         pending = self._pending_body(headers)
@@ -213,16 +223,10 @@ class RequestGuard:
         await self.app(scope, replay, send)
 
 
-class SecurityHeaders:
+class SecurityHeaders(HttpMiddleware):
     """ASGI middleware adding the security headers to every response (CSP per page kind)."""
 
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         policy = (DOCS_POLICY if scope["path"] in DOCS_PATHS else CONSOLE_POLICY).encode()
 
         async def with_headers(message: Message) -> None:

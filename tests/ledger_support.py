@@ -44,6 +44,26 @@ JPEG = bytes.fromhex(
 )
 
 
+def parking_record(camera: str = "campus-road", i: int = 0) -> EventRecord:
+    """An illegal-parking record on the demo camera's kerb zone, with `JPEG` as its evidence:
+    track `i`, first seen at stream second `i`, triggered 20 s later, occurring now."""
+    return EventRecord(
+        uid=str(uuid.uuid4()),
+        type="illegal_parking",
+        camera_id=camera,
+        rule_id="kerb-no-parking",
+        zone_id="kerb",
+        label="car",
+        track_id=i,
+        first_seen_s=float(i),
+        triggered_s=float(i) + 20,
+        score=0.9,
+        box=(1.0, 2.0, 3.0, 4.0),
+        occurred_wall_s=time.time(),
+        images={"trigger": JPEG, "entry": JPEG},
+    )
+
+
 def pg_admin():  # type: ignore[no-untyped-def]
     # deferred: psycopg is the optional `postgres` extra, and this plugin is loaded by every test
     import psycopg

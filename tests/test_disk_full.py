@@ -12,7 +12,6 @@ import contextlib
 import json
 import subprocess
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -24,12 +23,12 @@ from api.app import attach_pipeline, create_app
 from citywatch.config import CitywatchConfig
 from citywatch.domain.cameras import register_cameras
 from citywatch.domain.db import POOL_OVERFLOW, POOL_SIZE, open_database
-from citywatch.events import EventEnd, EventRecord
+from citywatch.events import EventEnd
 from citywatch.runtime import Runtime
 from citywatch.sink import EventSink
 from citywatch.spool import Spool, SpoolFull
 from citywatch.startup import close_sink, open_pipeline
-from tests.ledger_support import JPEG
+from tests.ledger_support import parking_record
 from tests.support import ThreadServer, demo_config_dict
 from vision.evidence import FAULT_ENOSPC_ENV
 
@@ -164,24 +163,6 @@ def test_a_full_evidence_disk_keeps_the_camera_going_and_loses_no_event(
     assert not list((disk.root / "evidence").rglob("*.tmp"))
 
 
-def _record(i: int) -> EventRecord:
-    return EventRecord(
-        uid=str(uuid.uuid4()),
-        type="illegal_parking",
-        camera_id="campus-road",
-        rule_id="kerb-no-parking",
-        zone_id="kerb",
-        label="car",
-        track_id=i,
-        first_seen_s=float(i),
-        triggered_s=float(i) + 20,
-        score=0.9,
-        box=(1.0, 2.0, 3.0, 4.0),
-        occurred_wall_s=time.time(),
-        images={"trigger": JPEG, "entry": JPEG},
-    )
-
-
 def test_beyond_the_memory_bound_the_row_is_kept_without_its_images(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -192,7 +173,7 @@ def test_beyond_the_memory_bound_the_row_is_kept_without_its_images(
     register_cameras(database, config.cameras)
     sink = EventSink(database, tmp_path / "evidence", cameras=config.cameras, retry_s=0.1, max_held=2)
     flag.touch()
-    records = [_record(i) for i in range(4)]
+    records = [parking_record(i=i) for i in range(4)]
     try:
         for record in records:
             sink.record(record)
@@ -267,7 +248,7 @@ def test_the_retry_thread_outlives_an_exhausted_pool(tmp_path: Path) -> None:
     register_cameras(database, config.cameras)
     sink = EventSink(database, tmp_path / "evidence", cameras=config.cameras, spool=tmp_path / "spool.db", retry_s=0.2)
     held = [database.engine.connect() for _ in range(POOL_SIZE + POOL_OVERFLOW)]  # every connection taken
-    record = _record(0)
+    record = parking_record(i=0)
     try:
         answer = sink.record(record)  # the pool times out: the event is spooled, not lost nor raised
         assert answer["spooled"] is True and sink.spooled == 1

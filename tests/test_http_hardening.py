@@ -38,24 +38,24 @@ HOTLINE = {
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-@pytest.fixture()
-def open_ledger(tmp_path: Path) -> Iterator[Ledger]:
-    """A ledger whose reads are open to anonymous callers (as the demo's), on SQLite."""
-    built = make_ledger(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", anonymous_read=True)
+def _ledger(tmp_path: Path, *, anonymous_read: bool) -> Iterator[Ledger]:
+    built = make_ledger(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", anonymous_read=anonymous_read)
     built.client = TestClient(built.client.app, raise_server_exceptions=False)
     yield built
     built.sink.close()
     built.database.dispose()
+
+
+@pytest.fixture()
+def open_ledger(tmp_path: Path) -> Iterator[Ledger]:
+    """A ledger whose reads are open to anonymous callers (as the demo's), on SQLite."""
+    yield from _ledger(tmp_path, anonymous_read=True)
 
 
 @pytest.fixture()
 def closed_ledger(tmp_path: Path) -> Iterator[Ledger]:
     """A ledger whose reads need a token."""
-    built = make_ledger(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", anonymous_read=False)
-    built.client = TestClient(built.client.app, raise_server_exceptions=False)
-    yield built
-    built.sink.close()
-    built.database.dispose()
+    yield from _ledger(tmp_path, anonymous_read=False)
 
 
 def _json(client: TestClient, path: str, text: str, headers: dict[str, str]) -> httpx.Response:

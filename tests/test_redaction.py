@@ -5,13 +5,11 @@ on a socket that asks for Basic credentials and records them)."""
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import logging
 import queue
 import secrets
-import socket
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -30,6 +28,7 @@ from citywatch.config import (
     split_source_url,
 )
 from citywatch.publish import Publisher
+from tests.rtsp.basic_auth import BasicAuthRtsp
 from tests.support import free_port, write_config
 from vision.streams import StreamHealth, StreamReader, StreamState, health_snapshot, redact_url
 from vision.streams.source import SourceError, explain, host_of, open_container, redact_text, url_secrets
@@ -246,50 +245,6 @@ def test_check_config_prints_urls_redacted(tmp_path: Path, capsys: pytest.Captur
     printed = out.out + out.err
     assert _clean(printed) and db_secret not in printed, printed
     assert "rtsp://admin:***@10.0.0.5/live" in printed and "postgresql+psycopg://cw:***@127.0.0.1/cw" in printed
-
-
-class BasicAuthRtsp:
-    """A loopback RTSP endpoint that asks for Basic credentials and records what the client sends;
-    with the expected credentials it answers DESCRIBE with 404 (there is no stream to give)."""
-
-    def __init__(self, expected: str) -> None:
-        self.expected = expected
-        self.received: list[str] = []
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        buffer = b""
-        with conn:
-            while data := conn.recv(4096):
-                buffer += data
-                while b"\r\n\r\n" in buffer:
-                    head, buffer = buffer.split(b"\r\n\r\n", 1)
-                    lines = head.decode("latin-1").split("\r\n")
-                    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-                    cseq, auth = headers.get("cseq", "0"), headers.get("authorization", "")
-                    given = base64.b64decode(auth.split()[1]).decode() if auth.startswith("Basic ") else None
-                    if given is not None:
-                        self.received.append(given)
-                    if given != self.expected:
-                        status = '401 Unauthorized\r\nWWW-Authenticate: Basic realm="camera"'
-                    elif lines[0].startswith("OPTIONS"):
-                        status = "200 OK\r\nPublic: OPTIONS, DESCRIBE"
-                    else:
-                        status = "404 Not Found"
-                    conn.sendall(f"RTSP/1.0 {status}\r\nCSeq: {cseq}\r\n\r\n".encode())
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 def test_ffmpeg_authenticates_with_the_password_as_configured() -> None:

@@ -16,7 +16,6 @@ import contextlib
 import json
 import queue
 import secrets
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -28,6 +27,7 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 
+from tests.rtsp.basic_auth import BasicAuthRtsp
 from tests.rtsp.fixtures import RtspServer
 from tests.support import REPO, CitywatchProcess, demo_config_dict, free_port, write_config
 
@@ -42,37 +42,6 @@ ERRORING = ("closed-raw", "closed-encoded", "wrong-path", "refused")
 
 def _leaks(text: str) -> list[str]:
     return [form for form in FORMS if form in text]
-
-
-class RefusingRtsp:
-    """A loopback RTSP endpoint that answers every request 401 (asks for Basic credentials)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    @staticmethod
-    def _serve(conn: socket.socket) -> None:
-        buffer = b""
-        with conn, contextlib.suppress(OSError):
-            while data := conn.recv(4096):
-                buffer += data
-                while b"\r\n\r\n" in buffer:
-                    head, buffer = buffer.split(b"\r\n\r\n", 1)
-                    lines = head.decode("latin-1").split("\r\n")[1:]
-                    fields = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines)}
-                    cseq = fields.get("cseq", "0")
-                    challenge = 'WWW-Authenticate: Basic realm="cam"'
-                    conn.sendall(f"RTSP/1.0 401 Unauthorized\r\nCSeq: {cseq}\r\n{challenge}\r\n\r\n".encode())
 
 
 def _subscribe(prefix: str) -> tuple[mqtt.Client, queue.Queue]:
@@ -104,7 +73,7 @@ def _errors_of(cameras: list[dict]) -> dict[str, str | None]:
 
 
 def test_no_output_shows_the_camera_password(tmp_path: Path, rtsp_server: RtspServer, model_dir: Path) -> None:
-    closed, refusing = free_port(), RefusingRtsp()
+    closed, refusing = free_port(), BasicAuthRtsp()
     urls = {
         "closed-raw": f"rtsp://admin:{RAW}@127.0.0.1:{closed}/live",
         "closed-encoded": f"rtsp://admin:{ENCODED}@127.0.0.1:{closed}/live",
@@ -178,7 +147,7 @@ def test_no_output_shows_the_camera_password(tmp_path: Path, rtsp_server: RtspSe
             subscriber.publish(f"{prefix}/{cid}/status", b"", qos=1, retain=True).wait_for_publish(5)
         subscriber.loop_stop()
         subscriber.disconnect()
-        refusing.sock.close()
+        refusing.close()
 
     statuses = {topic: json.loads(payload) for topic, payload, _ in messages if topic.endswith("/status")}
     assert all(statuses.get(f"{prefix}/{cid}/status", {}).get("last_error") for cid in ERRORING), statuses

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -19,31 +18,13 @@ import sqlalchemy as sa
 from citywatch.config import CitywatchConfig
 from citywatch.domain.cameras import register_cameras
 from citywatch.domain.db import open_database
-from citywatch.events import EventEnd, EventRecord
+from citywatch.events import EventEnd
 from citywatch.sink import EventSink
 from citywatch.spool import Spool
-from tests.ledger_support import JPEG
+from tests.ledger_support import parking_record
 from tests.support import TcpProxy, demo_config_dict
 
 pytestmark = pytest.mark.postgres
-
-
-def _record(camera: str, i: int) -> EventRecord:
-    return EventRecord(
-        uid=str(uuid.uuid4()),
-        type="illegal_parking",
-        camera_id=camera,
-        rule_id="kerb-no-parking",
-        zone_id="kerb",
-        label="car",
-        track_id=i,
-        first_seen_s=float(i),
-        triggered_s=float(i) + 20,
-        score=0.9,
-        box=(1.0, 2.0, 3.0, 4.0),
-        occurred_wall_s=time.time(),
-        images={"trigger": JPEG, "entry": JPEG},
-    )
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -68,7 +49,7 @@ def test_events_survive_a_database_outage_exactly_once_in_order(tmp_path: Path, 
                 proxy.stop()  # the database goes away in the middle of the stream
             if outage and i == outage[1]:
                 proxy.start()
-            record = _record("campus-road", len(sent))
+            record = parking_record("campus-road", len(sent))
             sink.record(record)
             sent.append(record.uid)
             if ended:
