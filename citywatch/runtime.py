@@ -1,15 +1,20 @@
-"""The runtime: hosts the camera pipelines of a config, one worker thread per camera.
+"""The runtime: hosts the camera pipelines of a config.
 
 Each `CameraWorker` runs stream -> (motion gate) -> detect -> `CameraPipeline` -> event sink for
-one camera: live cameras through a latest-frame slot (a slow analysis drops stale frames, never
-queues them), files at their replay speed. Every camera shares one `DetectorSet` (its batching
-queues) and one `EventSink`; a camera's failure never stops another. `run_replay` runs every
-source once, for `citywatch replay` and `citywatch eval`.
+one camera: a live camera has one reader thread feeding a latest-frame slot (a slow analysis drops
+stale frames, never queues them), served by a small `AnalysisPool` shared by every live camera
+(sized by `analysis_threads`); a file camera runs in one thread of its own at its replay speed.
+Every camera shares one `DetectorSet` (its batching queues), one `EventSink`, one
+`LatenessMonitor` (so a late read is not called a stall) and two `Gate`s: at most
+`CONNECT_LIMIT` cameras opening at once, at most `decode_limit()` decoding a sampled keyframe at
+once; a camera's failure never stops another. `run_replay` runs every source once, for
+`citywatch replay` and `citywatch eval`.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -28,17 +33,38 @@ from vision.detect import Detector, DetectorSet
 from vision.frames import Frame
 from vision.motion import MotionGate
 from vision.streams import StreamHealth, StreamReader, StreamState
+from vision.streams.pool import AnalysisPool
+from vision.streams.stall import Gate, LatenessMonitor
 
 log = logging.getLogger(__name__)
 
 #: Automatic verification: how long a zone must stay clear, and how often it is checked (stream s).
 VERIFY_WINDOW_S = 60.0
 VERIFY_EVERY_S = 10.0
+#: Cameras that may be opening their source at once (start-up, or a server coming back).
+CONNECT_LIMIT = 24
+
+
+def decode_limit(cores: int | None = None) -> int:
+    """Cameras that may decode and convert a sampled keyframe at once: one per core. Cameras whose
+    streams are in step (one server, or one encoder clock) deliver keyframes in the same instant;
+    without a limit hundreds of decoding threads become runnable together and starve the rest of
+    the process (the API waited up to half a second behind them on two cores)."""
+    return max(1, cores or os.cpu_count() or 1)
+
+
+def analysis_threads(live_cameras: int, cores: int | None = None) -> int:
+    """Threads of the analysis pool for this many live cameras: one per core, at least 2 (one
+    may wait on the detector while the other works), at most 8, never more than the cameras.
+    More threads only add contenders for the GIL: the API's requests then wait behind them."""
+    cores = cores or os.cpu_count() or 1
+    return max(1, min(live_cameras, max(2, cores), 8))
 
 
 @dataclass
 class CameraWorker:
-    """The threads and state of one running camera."""
+    """The thread (file sources; live ones run in the reader's thread and the pool) and the state
+    of one running camera."""
 
     camera: CameraConfig
     reader: StreamReader
@@ -81,35 +107,65 @@ class Runtime:
             )
         )
         self.workers: dict[str, CameraWorker] = {}
+        #: The process's own scheduling lateness and the open and decode limits, shared by every reader.
+        self.lateness = LatenessMonitor()
+        self.connect_gate = Gate(CONNECT_LIMIT)
+        self.decode_gate = Gate(decode_limit())
+        live = sum(1 for camera in config.cameras if camera.enabled and not camera.is_file)
+        self.pool = AnalysisPool(analysis_threads(live))
         for camera in config.cameras:
             if camera.enabled:
-                reader = StreamReader(camera, speed=speed, loop=loop)
+                reader = StreamReader(
+                    camera,
+                    speed=speed,
+                    loop=loop,
+                    lateness=self.lateness,
+                    connect_gate=self.connect_gate,
+                    decode_gate=self.decode_gate,
+                )
                 pipeline = CameraPipeline(camera, config=config, modes=self.modes)
                 reader.sampler.retune(pipeline.analysis_fps)  # the mode's rate from the first frame
                 gate = MotionGate.from_config(config.detector)
                 self.workers[camera.id] = CameraWorker(camera, reader, pipeline, gate=gate)
+        #: One lock per camera, held while it analyses a frame, so a checkpoint of its state (the
+        #: cluster's group host) is taken between two frames.
+        self.analysis_locks = {camera_id: threading.Lock() for camera_id in self.workers}
         self.errors: list[str] = []
 
     def start(self) -> None:
+        live = [worker for worker in self.workers.values() if not worker.camera.is_file]
+        if live:
+            self.lateness.start()
+            self.pool.start()
         for worker in self.workers.values():
-            worker.thread = threading.Thread(
-                target=self._run_camera, args=(worker,), name=f"camera-{worker.camera.id}", daemon=True
-            )
-            worker.thread.start()
+            if worker.camera.is_file:
+                worker.thread = threading.Thread(
+                    target=self._run_camera, args=(worker,), name=f"camera-{worker.camera.id}", daemon=True
+                )
+                worker.thread.start()
+            else:
+                self._start_live(worker)
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait for every camera to finish (file sources end); True when all did."""
+        """Wait for every camera to finish (file sources end, live ones once stopped); True when all did."""
         deadline = None if timeout is None else time.monotonic() + timeout
         for worker in self.workers.values():
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             if worker.thread is not None:
-                remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
                 worker.thread.join(remaining)
-        return all(w.thread is None or not w.thread.is_alive() for w in self.workers.values())
+            elif not worker.camera.is_file:
+                worker.reader.join(remaining)
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        return self.pool.wait_done(remaining) and all(
+            w.thread is None or not w.thread.is_alive() for w in self.workers.values()
+        )
 
     def stop(self) -> None:
         for worker in self.workers.values():
             worker.reader.stop()
         self.wait(timeout=15)
+        self.pool.close(timeout=5)
+        self.lateness.stop()
         self.detector.close()
 
     def health(self) -> dict[str, StreamHealth]:
@@ -133,14 +189,11 @@ class Runtime:
 
     def _run_camera(self, worker: CameraWorker) -> None:
         try:
-            if worker.camera.is_file:
-                limit = worker.camera.replay.max_stream_s
-                for frame in worker.reader.frames():
-                    if limit is not None and frame.stream_s > limit:
-                        break
-                    self._analyse(worker, frame)
-            else:
-                self._run_live(worker)
+            limit = worker.camera.replay.max_stream_s
+            for frame in worker.reader.frames():
+                if limit is not None and frame.stream_s > limit:
+                    break
+                self._analyse(worker, frame)
             for output in worker.pipeline.finish():
                 self._emit(output)
         except Exception as exc:  # one camera's failure must never stop the others
@@ -148,18 +201,27 @@ class Runtime:
             worker.reader.health.set_state(StreamState.ERROR, f"{type(exc).__name__}: {exc}")
             self.errors.append(f"{worker.camera.id}: {exc}")
 
-    def _run_live(self, worker: CameraWorker) -> None:
-        """A live camera: the reader thread keeps only the newest frame; analysis takes it when ready."""
-        slot = worker.reader.start()
-        while True:
-            frame = slot.get(timeout=1.0)
-            if frame is not None:
-                self._analyse(worker, frame)
-            elif slot.closed or worker.reader.stopped:
-                break
-        worker.reader.join(timeout=5)
+    def _start_live(self, worker: CameraWorker) -> None:
+        """A live camera: its reader thread keeps only the newest frame; the pool analyses it when
+        a thread is free, and finishes the camera's stays once the reader has ended."""
+
+        def finish() -> None:
+            for output in worker.pipeline.finish():
+                self._emit(output)
+
+        def failed(exc: Exception) -> None:
+            log.error("camera %s stopped", worker.camera.id, exc_info=exc)
+            worker.reader.stop()
+            worker.reader.health.set_state(StreamState.ERROR, f"{type(exc).__name__}: {exc}")
+            self.errors.append(f"{worker.camera.id}: {exc}")
+
+        self.pool.serve(worker.reader.start(), lambda frame: self._analyse(worker, frame), finish, failed)
 
     def _analyse(self, worker: CameraWorker, frame: Frame) -> None:
+        with self.analysis_locks[worker.camera.id]:
+            self._analyse_frame(worker, frame)
+
+    def _analyse_frame(self, worker: CameraWorker, frame: Frame) -> None:
         decision = worker.gate.decide(frame.image, frame.stream_s, worker.camera.zones) if worker.gate else None
         if decision is None or decision.run or worker.last_detections is None:
             priority = worker.pipeline.priority

@@ -12,7 +12,10 @@ One module per seam:
   with backoff and jitter;
 * `slot`: `LatestFrameSlot`, which hands a slower consumer only the newest frame of a live reader
   and counts the stale ones it drops, so nothing queues without bound;
-* `health`: `StreamState`, the counters of `StreamHealth` and their one JSON form, `health_snapshot`.
+* `health`: `StreamState`, the counters of `StreamHealth` and their one JSON form, `health_snapshot`;
+* `stall`: `is_stall` (a read timeout is a stall only beyond the process's own lateness, measured by
+  `LatenessMonitor`) and `Gate` (how many cameras open, or decode, at once);
+* `pool`: `AnalysisPool`, a few threads analysing the newest frames of many live cameras.
 """
 
 from vision.streams.clock import Sampler, StreamClock

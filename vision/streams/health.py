@@ -33,7 +33,8 @@ class StreamHealth:
 
     Counters: `frames_in` packets received, `frames_decoded` frames decoded, `frames_sampled`
     frames handed out by the reader, `frames_analysed` frames the consumer analysed (it calls
-    `mark(analysed=1)`), `frames_dropped` stale frames replaced in a `LatestFrameSlot`.
+    `mark(analysed=1)`), `frames_dropped` stale frames replaced in a `LatestFrameSlot`,
+    `late_reads` read timeouts put down to the process's own lateness (not stalls).
     `secrets`: the forms of the camera's password (`url_secrets`), masked in every error text.
 
     Example:
@@ -53,6 +54,7 @@ class StreamHealth:
     frames_analysed: int = 0
     frames_dropped: int = 0
     reconnects: int = 0
+    late_reads: int = 0
     last_error: str | None = None
     last_error_wall_s: float | None = None
     width: int | None = None
@@ -113,7 +115,7 @@ def health_snapshot(health: StreamHealth, now_wall_s: float | None = None) -> di
 
     Keys: state, state_since (epoch s), last_frame_at (epoch s or None), last_frame_age_s,
     stream_s, input_fps, sampled_fps, analysed_fps, frames_in, frames_decoded, frames_sampled,
-    frames_analysed, frames_dropped, reconnects, last_error, last_error_at, width, height,
+    frames_analysed, frames_dropped, reconnects, late_reads, last_error, last_error_at, width, height,
     decode (effective strategy), keyframe_interval_s. Pure: reads `health`, changes only its
     rate window. `last_error` is redacted here again, whoever set it.
     """
@@ -135,6 +137,7 @@ def health_snapshot(health: StreamHealth, now_wall_s: float | None = None) -> di
         "frames_analysed": health.frames_analysed,
         "frames_dropped": health.frames_dropped,
         "reconnects": health.reconnects,
+        "late_reads": health.late_reads,
         "last_error": None if health.last_error is None else health.redact(health.last_error),
         "last_error_at": health.last_error_wall_s,
         "width": health.width,

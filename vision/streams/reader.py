@@ -5,11 +5,15 @@ decoder, and only those the sampler takes; for analysis rates at or below the ke
 ``all`` (every packet decoded, only sampled frames converted to an image); ``auto`` measures the
 keyframe interval from the packets and picks per keyframe (`choose_decode`). Files replay fast,
 in real time or at a factor; live sources reconnect forever with exponential backoff and jitter,
-and a stalled source (connection open, no video) is caught by the read timeout.
+and a stalled source (connection open, no video) is caught by FFmpeg's socket read timeout,
+judged against the process's own lateness (`vision.streams.stall`) so that a starved process does
+not call a healthy camera stalled. Nothing per camera spawns threads beyond the reader's own:
+one decoder thread, one single-threaded scaler.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
@@ -19,6 +23,7 @@ from typing import Any
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from citywatch.config import CameraConfig
 from vision.frames import Frame
@@ -26,9 +31,11 @@ from vision.streams.clock import Sampler, StreamClock
 from vision.streams.health import StreamHealth, StreamState
 from vision.streams.slot import LatestFrameSlot
 from vision.streams.source import SourceError, explain, open_container, url_secrets
+from vision.streams.stall import Gate, LatenessMonitor, is_stall
 
 log = logging.getLogger(__name__)
 
+MAX_LATE_READS = 5  #: read timeouts in a row the process's own lateness may explain; then a stall
 #: Decode strategies (`CameraConfig.decode`).
 DECODE_AUTO, DECODE_KEYFRAMES, DECODE_ALL = "auto", "keyframes", "all"
 
@@ -60,7 +67,13 @@ class StreamReader:
     `frames()` is a generator: for files it runs the file once (or looping), paced by the
     configured replay speed; for live sources it reconnects forever with exponential backoff
     and jitter until `stop()`. `start()` runs it in a thread feeding a `LatestFrameSlot`.
-    Health is in `self.health`.
+    Health is in `self.health`. Shared by the cameras of a runtime: `lateness` (the process's own
+    scheduling lateness, so a late read is not called a stall), `connect_gate` (how many cameras
+    may open at once) and `decode_gate` (how many may decode and convert a sampled frame at once).
+
+    Example:
+        >>> reader = StreamReader(camera, lateness=LatenessMonitor().start())  # doctest: +SKIP
+        >>> slot = reader.start()  # doctest: +SKIP
     """
 
     def __init__(
@@ -74,6 +87,9 @@ class StreamReader:
         open_timeout_s: float = 5.0,
         read_timeout_s: float = 2.0,
         decode: str | None = None,
+        lateness: LatenessMonitor | None = None,
+        connect_gate: Gate | None = None,
+        decode_gate: Gate | None = None,
     ):
         self.camera = camera
         self.speed = camera.replay.speed if speed is None else speed
@@ -91,6 +107,16 @@ class StreamReader:
         self._max_backoff_s = max_backoff_s
         self._seq = 0
         self._thread: threading.Thread | None = None
+        self._lateness = lateness
+        self._connect_gate = connect_gate
+        self._decode_gate = decode_gate
+        self._clock: Callable[[], float] = lateness.clock if lateness is not None else time.monotonic
+        self._last_packet_s = self._clock()
+        self._late_reads = 0  # in a row
+        self._watch_stalled = False  # set by `check_stall` (the monitor's thread), cleared by video
+        self._resumed_at: float | None = None  # first packet of video flowing again after it
+        # one single-threaded scaler: PyAV's default (per frame, threads=0) starts cpu_count+1 threads
+        self._reformatter = VideoReformatter()
 
     def stop(self) -> None:
         """Ask the reader to end; a blocked read returns within the read timeout."""
@@ -111,6 +137,10 @@ class StreamReader:
         """Run `frames()` in a daemon thread that puts each frame into `slot` (a new one by
         default, counting drops into this reader's health); the slot is closed when reading ends."""
         slot = slot if slot is not None else LatestFrameSlot(self.health)
+        if not self.camera.is_file:
+            if self._lateness is None:  # a reader on its own (tests, the REPL): a monitor of its own
+                self._lateness = LatenessMonitor(clock=self._clock).start()
+            self._lateness.watch(self.check_stall)
 
         def run() -> None:
             try:
@@ -120,6 +150,8 @@ class StreamReader:
                 log.exception("camera %s: reader crashed", self.camera.id)
                 self.health.set_state(StreamState.ERROR, f"reader crashed: {type(exc).__name__}: {exc}")
             finally:
+                if self._lateness is not None:
+                    self._lateness.unwatch(self.check_stall)
                 slot.close()
 
         self._thread = threading.Thread(target=run, name=f"reader-{self.camera.id}", daemon=True)
@@ -180,8 +212,10 @@ class StreamReader:
             if health.state not in (StreamState.STALLED, StreamState.OFFLINE, StreamState.ERROR):
                 health.set_state(StreamState.CONNECTING)
             try:
-                container = open_container(self.camera.url, self.open_timeout_s, self.read_timeout_s)
+                container = self._open_live()
             except SourceError as exc:
+                if self.stopped:  # stopped while waiting for the connect gate
+                    return
                 still_no_video = "timed out" in str(exc) or "not a readable video" in str(exc)
                 if health.state == StreamState.STALLED and still_no_video:  # the server answers but sends no video
                     self._fail(StreamState.STALLED, f"still no video: {exc}")
@@ -211,10 +245,70 @@ class StreamReader:
             if self.stopped:
                 return
             health.reconnects += 1
+            self._watch_stalled, self._resumed_at = False, None
             self.clock.new_session()
             delay = min(self._max_backoff_s, 0.25 * 2**attempt) * random.uniform(0.5, 1.0)
             attempt = min(attempt + 1, 16)
             self._stop.wait(delay)
+
+    def check_stall(self) -> None:
+        """Run by the lateness monitor about twice a second: no packet for the read timeout beyond
+        the process's own lateness is `stalled` now (FFmpeg's timeout may come later: RTCP bytes
+        restart it)."""
+        if self.health.state != StreamState.ONLINE or self._lateness is None:
+            return
+        gap = self._clock() - self._last_packet_s
+        if is_stall(gap, self.read_timeout_s, self._lateness.lateness(self._last_packet_s)):
+            self._watch_stalled, self._resumed_at = True, None
+            self._fail(StreamState.STALLED, f"no video for {self.read_timeout_s:g}s+, connection open")
+
+    def _stall_over(self, now: float, previous: float) -> None:
+        """Video again after a stall the monitor saw: `online` once it flowed a second, no gap."""
+        if self._resumed_at is None or now - previous >= self.read_timeout_s:
+            self._resumed_at = now
+        elif now - self._resumed_at >= 1.0:
+            self._watch_stalled, self._resumed_at = False, None
+            self.health.set_state(StreamState.ONLINE)
+
+    def _open_live(self) -> av.container.InputContainer:
+        with self._connect_gate.inside() if self._connect_gate else contextlib.nullcontext():
+            if self.stopped:
+                raise SourceError("stopped before connecting")
+            return open_container(self.camera.url, self.open_timeout_s, self.read_timeout_s)
+
+    def _packets(self, container: av.container.InputContainer, stream: Any) -> Iterator[av.Packet]:
+        """The stream's packets, riding out read timeouts that were this process's own lateness."""
+        clock = self._clock
+        self._last_packet_s = clock()
+        while True:
+            try:
+                for packet in container.demux(stream):
+                    now, previous = clock(), self._last_packet_s
+                    self._last_packet_s = now
+                    self._late_reads = 0
+                    if self._watch_stalled:
+                        self._stall_over(now, previous)
+                    yield packet
+                return
+            except av.FFmpegError as exc:
+                if not self._late_read(exc):
+                    raise
+
+    def _late_read(self, exc: av.FFmpegError) -> bool:
+        """Whether a failed read was a timeout that this process's lateness explains (then the
+        same connection is read again, counted in `health.late_reads`); else it is a stall."""
+        if self._lateness is None or self.camera.is_file or self._late_reads >= MAX_LATE_READS:
+            return False
+        if "timed out" not in explain(exc)[0]:
+            return False
+        gap = self._clock() - self._last_packet_s
+        late = self._lateness.lateness(self._last_packet_s)
+        if is_stall(gap, self.read_timeout_s, late):
+            return False
+        self._late_reads += 1
+        self.health.late_reads += 1
+        log.info("camera %s: read timed out after %.1fs, the process %.1fs late: reading on", self.camera.id, gap, late)
+        return True
 
     def _decode(self, container: av.container.InputContainer) -> Iterator[Frame]:
         """Demux, decode per the strategy, sample on the stream-time grid, convert, yield."""
@@ -232,7 +326,7 @@ class StreamReader:
         keyframes_only = strategy == DECODE_KEYFRAMES
         last_key_pts: int | None = None
         seen_key = False
-        for packet in container.demux(stream):
+        for packet in self._packets(container, stream):
             if self._stop.is_set():
                 return
             if packet.size == 0:  # end of file: drain the decoder
@@ -255,13 +349,25 @@ class StreamReader:
                     stream_s = clock.stream_time(None if pts is None else pts * time_base)
                     if not sampler.take(stream_s):
                         continue
-                    for video_frame in ctx.decode(packet):
-                        health.frames_decoded += 1
-                        yield self._emit(video_frame, stream_s)
+                    yield from self._decode_key(ctx, packet, stream_s)
                     continue
             elif keyframes_only or not seen_key:
                 continue  # inter frames are not decoded (or cannot be, before the first keyframe)
             yield from self._frames_of(ctx, packet, time_base)
+
+    def _decode_key(self, ctx: Any, packet: av.Packet, stream_s: float) -> list[Frame]:
+        """Decode and convert one sampled keyframe, inside the decode gate (never across a yield)."""
+        if self._decode_gate is None:
+            return self._key_frames(ctx, packet, stream_s)
+        with self._decode_gate.inside():
+            return self._key_frames(ctx, packet, stream_s)
+
+    def _key_frames(self, ctx: Any, packet: av.Packet, stream_s: float) -> list[Frame]:
+        frames = []
+        for video_frame in ctx.decode(packet):
+            self.health.frames_decoded += 1
+            frames.append(self._emit(video_frame, stream_s))
+        return frames
 
     def _frames_of(self, ctx: Any, packet: av.Packet | None, time_base: float) -> Iterator[Frame]:
         """Decode one packet (all-frames strategy); convert only the frames the sampler takes."""
@@ -277,7 +383,7 @@ class StreamReader:
                 yield self._emit(video_frame, stream_s)
 
     def _emit(self, video_frame: av.VideoFrame, stream_s: float) -> Frame:
-        image: np.ndarray = video_frame.to_ndarray(format="bgr24")
+        image: np.ndarray = self._reformatter.reformat(video_frame, format="bgr24", threads=1).to_ndarray()
         health = self.health
         health.width, health.height = image.shape[1], image.shape[0]
         now = time.time()

@@ -145,7 +145,9 @@ def explain(exc: BaseException) -> tuple[str, bool]:
 
 
 def open_container(url: str, open_timeout_s: float = 5.0, read_timeout_s: float = 2.0) -> av.container.InputContainer:
-    """Open a file or stream with PyAV, with timeouts and fast probing for live sources.
+    """Open a file or stream with PyAV, with timeouts and fast probing for live sources: the open
+    is bounded by `open_timeout_s` (PyAV), every later read by FFmpeg's socket timeout of
+    `read_timeout_s` (a read with no byte for that long raises `TimeoutError`, errno 110).
 
     Raises `SourceError` (with `permanent` set for faults a retry will not fix), its message free
     of the URL's password. The URL is opened percent-encoded (`normalise_source_url`)."""
@@ -171,7 +173,11 @@ def _open(path: str, open_timeout_s: float, read_timeout_s: float) -> av.contain
         if path.startswith("rtsp"):
             options["rtsp_transport"] = "tcp"
     try:
-        container = av.open(path, options=options, timeout=(open_timeout_s, read_timeout_s) if is_live else None)
+        # PyAV's timeout only while opening: its interrupt callback takes the GIL on every FFmpeg I/O
+        # check, thousands of times a second with hundreds of cameras, and times a whole read from
+        # Python, so a starved process would call its own lateness a stall. Reads are bounded by
+        # FFmpeg's socket `timeout` (above), which waits in C and only when no byte arrives.
+        container = av.open(path, options=options, timeout=(open_timeout_s, None) if is_live else None)
     except (av.FFmpegError, OSError) as exc:
         reason, permanent = explain(exc)
         host = host_of(path)

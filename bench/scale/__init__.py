@@ -1,0 +1,1 @@
+"""Scale bench: hundreds of low-rate RTSP cameras in one `citywatch run`, measured from outside."""
