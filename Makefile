@@ -2,7 +2,7 @@
 PY ?= python3
 CONFIG ?= configs/demo.yaml
 #: Tests that need footage, models, a browser or a server; `test-fast` runs all the others.
-SLOW_MARKERS = e2e or rtsp or postgres or browser or footage or broker
+SLOW_MARKERS = e2e or rtsp or postgres or browser or footage or broker or cluster
 
 .PHONY: install demo test test-fast check lint format replay
 

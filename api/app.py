@@ -14,9 +14,10 @@ from fastapi import FastAPI
 from api import live, middleware
 from api.deps import AppContext
 from api.errors import install_error_handlers
-from api.routes import cameras, case_photos, cases, console, events, health, metrics, mode, stats, users
+from api.routes import cameras, case_photos, cases, cluster, console, events, health, metrics, mode, stats, users
 from api.routes import live as live_routes
 from citywatch import __version__
+from citywatch.cluster import Engine, InlineEngine
 from citywatch.config import CitywatchConfig
 from citywatch.domain.db import Database
 from citywatch.publish import Publisher
@@ -47,7 +48,20 @@ def create_app(config: CitywatchConfig, database: Database, publisher: Publisher
     context = AppContext(config=config, database=database)
     app.state.context = context
     app.state.metrics_registry = metrics.make_registry(context)
-    for module in (health, metrics, cameras, events, cases, case_photos, stats, users, mode, console, live_routes):
+    for module in (
+        health,
+        metrics,
+        cameras,
+        cluster,
+        events,
+        cases,
+        case_photos,
+        stats,
+        users,
+        mode,
+        console,
+        live_routes,
+    ):
         app.include_router(module.router)
     app.include_router(cameras.images)
     install_error_handlers(app)
@@ -57,15 +71,20 @@ def create_app(config: CitywatchConfig, database: Database, publisher: Publisher
     return app
 
 
-def attach_pipeline(app: FastAPI, runtime: Runtime | None = None, sink: EventSink | None = None) -> None:
-    """Connect a pipeline running in this process: `runtime`'s camera health, detector counters,
-    rule status, mode holder (so `PUT /api/mode` applies at once), last analysed frames and camera
-    uptime; `sink`'s new events pushed to the console as they are stored."""
+def attach_pipeline(app: FastAPI, runtime: Runtime | Engine | None = None, sink: EventSink | None = None) -> None:
+    """Connect a pipeline run from this process: `runtime`'s (a `Runtime`, or an engine of
+    `citywatch.cluster`) camera health, detector counters, rule status, mode holder (so
+    `PUT /api/mode` applies at once), last analysed frames, placement and camera uptime; `sink`'s
+    new events pushed to the console as they are stored."""
     context: AppContext = app.state.context
     if sink is not None:
         sink.listeners.append(app.state.broadcaster.publish_event)
         context.degraded = sink.problems  # a failing evidence disk, events held in memory: /healthz says so
+    if isinstance(runtime, Runtime):
+        runtime = InlineEngine(runtime)
     if runtime is not None:
+        context.placement = runtime.placement
+        context.cluster = runtime.cluster
         context.health = runtime.health
         context.detector_stats = runtime.detector_stats
         context.pipeline_status = runtime.pipeline_status

@@ -15,12 +15,17 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
+import threading
 from typing import TYPE_CHECKING
 
-from citywatch.config import load_config
+from citywatch.config import ConfigError, load_config
 
 if TYPE_CHECKING:  # the app is built only when a server starts (see below)
     from fastapi import FastAPI
+
+    from citywatch.cluster import Engine
+    from citywatch.sink import EventSink
 
 log = logging.getLogger("citywatch")
 
@@ -48,12 +53,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import attach_pipeline, create_app, freeze_startup_heap
-    from citywatch.runtime import Runtime
+    from citywatch.cluster import open_engine
     from citywatch.startup import close_sink, open_pipeline
 
     config = load_config(args.config)
     detector, database, sink = open_pipeline(config, source=args.config)
-    runtime = Runtime(config, detector, sink)
+    runtime = open_engine(config, detector, sink)  # cluster.engine: inline threads, or Ray workers
     app = create_app(config, database, publisher=sink.publisher)
     attach_pipeline(app, runtime=runtime, sink=sink)
     host, port = args.host or config.api.host, args.port or config.api.port
@@ -61,7 +66,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     runtime.start()
     if sink.publisher is not None:
         sink.publisher.report_status(runtime.health)
-    log.info("API on http://%s:%d (docs at /docs); %d camera(s) running", host, port, len(runtime.workers))
+    reload_args = (args.config, runtime, app, sink)  # SIGHUP: apply camera changes (ray engine, docs/cluster.md)
+    signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=_reload, args=reload_args, daemon=True).start())
+    cameras = len(runtime.health())
+    log.info(
+        "API on http://%s:%d (docs at /docs); %d camera(s) running (%s)", host, port, cameras, config.cluster.engine
+    )
     try:
         uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=3)
     finally:
@@ -69,6 +79,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         close_sink(sink)
         database.dispose()
     return 0
+
+
+def _reload(path: str, engine: Engine, app: FastAPI, sink: EventSink) -> None:
+    """Re-read the config and apply its camera changes to the running engine and the API."""
+    # deferred: like the engine itself, only for `run`
+    from citywatch.cluster import reload_engine
+
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        log.error("reload refused, the running config stays: %s", exc)
+        return
+    if reload_engine(engine, config, sink):
+        app.state.context.config = config
+        log.info("reloaded %s: %d camera(s)", path, len(config.cameras))
 
 
 def build_app() -> FastAPI:

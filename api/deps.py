@@ -40,6 +40,10 @@ class AppContext:
     pipeline_status: Callable[[], dict[str, dict[str, Any]]] | None = None
     mode_holder: ModeHolder | None = None
     latest_frame: Callable[[str], Frame | None] | None = None
+    #: Per camera: `worker`, `node`, `host`, `pid`, `status` (assigned, unassigned); see `citywatch.cluster`.
+    placement: Callable[[], dict[str, dict[str, Any]]] | None = None
+    #: Nodes, workers (cameras, CPU, memory) and unassigned cameras of the running engine.
+    cluster: Callable[[], dict[str, Any]] | None = None
     uptime: UptimeTracker | None = None
     #: Why the service is degraded though it answers (a full evidence disk, events held in memory):
     #: each a short sentence; `/healthz` lists them and answers 503 while any is present.

@@ -68,6 +68,12 @@ class CameraOut(BaseModel):
         "the recent wet fraction per zone ([stream_s, fraction] pairs) of waterlogging rules.",
     )
     event_count: int
+    worker: str | None = Field(
+        None, description="The worker running the camera: `inline`, or its camera group (e.g. `g1`); None when idle."
+    )
+    node: str | None = Field(
+        None, description="The node of that worker (inline: this host; ray: the Ray node id); None while unassigned."
+    )
 
 
 class Health(BaseModel):

@@ -10,6 +10,7 @@ stay updates into `EventRecord`s (with entry, middle and trigger evidence) and `
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,10 +22,27 @@ from citywatch.modes import CameraPlan, ModeHolder
 from vision.evidence import annotate, encode_jpeg
 from vision.frames import Frame
 from vision.labels import select
-from vision.rules import RuleEvaluator, StayUpdate, build_rules
+from vision.rules import DwellState, RuleEvaluator, StayRule, StayUpdate, build_rules
+from vision.rules.resume import rebase_dwell
 from vision.rules.schedule import schedule_active, wall_time
 from vision.track import CameraTracker
 from vision.zones import Zone
+
+
+@dataclass(frozen=True)
+class PipelineSnapshot:
+    """One camera's analysis state at a frame, as a checkpoint (picklable, no frames): every stay
+    rule's `DwellState` (live stays, trigger flags, cooldowns), the evidence JPEGs of live stays,
+    the uid of each triggered stay's event and the clear-zone timers, at stream time `stream_s`."""
+
+    camera_id: str
+    stream_s: float
+    rules: dict[str, DwellState]
+    entry_jpeg: dict[tuple[str, int], bytes] = field(default_factory=dict, repr=False)
+    middle_jpeg: dict[tuple[str, int], bytes] = field(default_factory=dict, repr=False)
+    event_uid: dict[tuple[str, int], str] = field(default_factory=dict)
+    stay_uid: dict[tuple[str, int], str] = field(default_factory=dict)
+    clear_from: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
 class CameraPipeline:
@@ -61,6 +79,9 @@ class CameraPipeline:
         self._entry_jpeg: dict[tuple[str, int], bytes] = {}
         self._middle_jpeg: dict[tuple[str, int], bytes] = {}
         self._event_uid: dict[tuple[str, int], str] = {}
+        #: The uid a live stay's event will have, chosen when the stay starts and checkpointed, so an
+        #: event raised again after a restart from an older checkpoint is the same event (stored once).
+        self._stay_uid: dict[tuple[str, int], str] = {}
         self.last_stream_s = 0.0
         self._mode_version = -1
         #: (rule type, zone id) -> stream time since which the zone has had no live stay of that rule.
@@ -69,6 +90,7 @@ class CameraPipeline:
         self.plan_log: list[tuple[float, CameraPlan]] = []
         self.plan = CameraPlan("normal", frozenset(rule.id for rule in self.rules), camera.analysis_fps, 0)
         self._active: set[str] = set(self.plan.active_rules)
+        self._resume: PipelineSnapshot | None = None
         self._sync_mode()
 
     # What the runtime reads: rate, detector priority and labels of the current plan.
@@ -120,8 +142,46 @@ class CameraPipeline:
             self.plan = self.modes.plan(self.camera)
             self.plan_log.append((self.last_stream_s, self.plan))
 
+    def snapshot(self) -> PipelineSnapshot:
+        """This camera's state now, for a checkpoint (call between two `process` calls). Only the
+        stay rules (parking, litter) carry state across a restart; a water level starts afresh."""
+        if self._resume is not None:  # restored but no frame yet: the checkpoint still stands
+            return self._resume
+        return PipelineSnapshot(
+            self.camera.id,
+            self.last_stream_s,
+            {rule.id: rule.state for rule in self.rules if isinstance(rule, StayRule)},
+            dict(self._entry_jpeg),
+            dict(self._middle_jpeg),
+            dict(self._event_uid),
+            dict(self._stay_uid),
+            dict(self._clear_from),
+        )
+
+    def restore(self, snapshot: PipelineSnapshot) -> None:
+        """Resume from a checkpoint in a new process. Applied at the first analysed frame, whose
+        stream time continues the checkpoint's (`rebase_dwell`): the outage takes no stream time,
+        so a parked vehicle's dwell goes on and a stay that raised its event never raises again."""
+        self._resume = snapshot
+
+    def _apply_resume(self, now_s: float) -> None:
+        snapshot, self._resume = self._resume, None
+        assert snapshot is not None
+        delta = now_s - snapshot.stream_s
+        for rule in self.rules:
+            state = snapshot.rules.get(rule.id)
+            if state is not None and isinstance(rule, StayRule):
+                rule.state = rebase_dwell(state, delta)
+        self._entry_jpeg.update(snapshot.entry_jpeg)
+        self._middle_jpeg.update(snapshot.middle_jpeg)
+        self._event_uid.update(snapshot.event_uid)
+        self._stay_uid.update(snapshot.stay_uid)
+        self._clear_from.update({key: since + delta for key, since in snapshot.clear_from.items()})
+
     def process(self, frame: Frame, detections: sv.Detections) -> list[Output]:
         """Advance tracking and every active rule by one analysed frame."""
+        if self._resume is not None:
+            self._apply_resume(frame.stream_s)
         self.last_stream_s = frame.stream_s
         self._sync_mode()
         camera = self.camera
@@ -196,12 +256,14 @@ class CameraPipeline:
     ) -> Output | None:
         stay, key = update.stay, (rule_id, update.stay.stay_id)
         caption = f"{stay.label} {rule_type}"
+        if update.kind == "started":
+            self._stay_uid[key] = str(uuid.uuid4())
         if update.kind == "started" and frame is not None:
             if len(self._entry_jpeg) < self.max_pending_evidence:
                 self._entry_jpeg[key] = encode_jpeg(annotate(frame.image, zones, stay.xyxy, caption))
             return None
         if update.kind == "triggered" and frame is not None:
-            uid = str(uuid.uuid4())
+            uid = self._stay_uid.pop(key, None) or str(uuid.uuid4())
             self._event_uid[key] = uid
             images = {"trigger": encode_jpeg(annotate(frame.image, zones, stay.xyxy, caption))}
             entry = self._entry_jpeg.pop(key, None)
@@ -226,6 +288,7 @@ class CameraPipeline:
                 images=images,
             )
         if update.kind == "ended":
+            self._stay_uid.pop(key, None)
             self._entry_jpeg.pop(key, None)
             self._middle_jpeg.pop(key, None)
             uid = self._event_uid.pop(key, "")

@@ -1,4 +1,5 @@
-"""Prometheus metrics at `/metrics`: per-camera stream health and detector work.
+"""Prometheus metrics at `/metrics`: per-camera stream health and detector work, and per worker
+(and node) of the engine: up, cameras, CPU and memory.
 
 A collector reads the live health snapshots of the app's context at scrape time (no background
 updates, no global registry: each app owns its `CollectorRegistry`).
@@ -66,6 +67,39 @@ class CameraCollector(Collector):
                 for decision, count in counts.items():
                     family.add_metric([camera_id, decision], float(count))
             yield family
+        yield from self._cluster()
+
+    def _cluster(self) -> Iterator[GaugeMetricFamily]:
+        """Per worker (and its node): up, cameras, CPU and memory; per camera: its worker and node."""
+        if self.context.cluster is None or self.context.placement is None:
+            return
+        view = self.context.cluster()
+        labels = ["worker", "node"]
+        families = {
+            "up": GaugeMetricFamily("citywatch_worker_up", "1 while the worker runs its cameras", labels=labels),
+            "cameras": GaugeMetricFamily("citywatch_worker_cameras", "Cameras of the worker", labels=labels),
+            "cpu": GaugeMetricFamily(
+                "citywatch_worker_cpu_percent", "CPU of the worker (100 = one core)", labels=labels
+            ),
+            "rss": GaugeMetricFamily("citywatch_worker_rss_bytes", "Resident memory of the worker", labels=labels),
+        }
+        for worker in view["workers"]:
+            key = [worker["worker"], worker["node"] or ""]
+            families["up"].add_metric(key, 1.0 if worker["state"] == "up" else 0.0)
+            families["cameras"].add_metric(key, float(len(worker["cameras"])))
+            families["cpu"].add_metric(key, float(worker["cpu_percent"]))
+            families["rss"].add_metric(key, float(worker["rss_bytes"]))
+        yield from families.values()
+        placed = GaugeMetricFamily(
+            "citywatch_camera_assigned",
+            "1 while a worker runs the camera, 0 while unassigned",
+            labels=["camera", *labels],
+        )
+        for camera_id, where in self.context.placement().items():
+            placed.add_metric(
+                [camera_id, where["worker"] or "", where["node"] or ""], float(where["status"] == "assigned")
+            )
+        yield placed
 
 
 def make_registry(context: AppContext) -> CollectorRegistry:

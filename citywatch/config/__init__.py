@@ -11,6 +11,7 @@ the line, the field path and the reason.
 
 from citywatch.config.base import NON_MOTOR_LABELS, VEHICLE_LABELS, ConfigModel, Identifier, Point
 from citywatch.config.camera import CameraConfig, ReplayConfig, ZoneConfig, normalise_source_url, split_source_url
+from citywatch.config.cluster import ClusterConfig
 from citywatch.config.detector import DetectorConfig
 from citywatch.config.loading import ConfigError, expand_env, load_config, parse_config
 from citywatch.config.modes import ModeConfig, ModeGroupConfig
@@ -38,6 +39,7 @@ __all__ = [
     "CameraConfig",
     "CasePolicyConfig",
     "CitywatchConfig",
+    "ClusterConfig",
     "ConfigError",
     "ConfigModel",
     "DetectorConfig",

@@ -8,6 +8,7 @@ from pydantic import Field, field_validator, model_validator
 
 from citywatch.config.base import ConfigModel, Identifier, require_unique
 from citywatch.config.camera import CameraConfig
+from citywatch.config.cluster import ClusterConfig
 from citywatch.config.detector import DetectorConfig
 from citywatch.config.modes import ModeConfig, default_modes
 from citywatch.config.publishing import MqttConfig, WebhookConfig
@@ -31,6 +32,11 @@ class CitywatchConfig(ConfigModel):
     mqtt: MqttConfig = Field(default_factory=MqttConfig, title="MQTT", description="Publishing to a broker.")
     webhooks: list[WebhookConfig] = Field(
         default_factory=list, title="Webhooks", description="HTTP endpoints notified of events and cases."
+    )
+    cluster: ClusterConfig = Field(
+        default_factory=ClusterConfig,
+        title="Cluster",
+        description="Which engine runs the camera groups: inline (one process) or ray (worker processes).",
     )
     timezone: str = Field("Asia/Shanghai", title="Time zone", description="The city's time zone (IANA name).")
     cameras: list[CameraConfig] = Field(min_length=1, title="Cameras", description="Cameras to watch.")

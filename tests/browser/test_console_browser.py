@@ -171,6 +171,7 @@ def _work_an_alert_to_closure(page, server, tokens) -> None:  # type: ignore[no-
     assert "zhang.wei" in page.inner_text("#mode-banner")
     page.click('.tile[data-id="campus-road"]')
     page.wait_for_selector('#camera-page svg polygon[data-zone="kerb"]')  # zones drawn on the latest frame
+    assert "运行位置" in page.inner_text("#camera-page") and "本机进程" in page.inner_text("#camera-page")  # placement
     page.go_back()
     page.wait_for_selector("#wall")
     page.click('.chip[data-group="flood"]')

@@ -5,6 +5,7 @@
 * one module per rule kind: `parking` (illegal_parking, non_motor_parking), `litter`, `waterlogging`;
   the model-free baselines they use: `background` (litter), `water` (dry reference);
 * `schedule`: schedules, wall time, cooldown and re-arm (pure timing decisions);
+* `resume`: a checkpointed dwell state carried onto a restarted camera's stream clock (pure);
 * `registry`: rule type -> evaluator class, and `build_rules`, the entry point.
 
 Every evaluator's `evaluate(objects, now_s, width, height, image)` returns `StayUpdate`s (a stay

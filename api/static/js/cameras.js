@@ -29,6 +29,14 @@ async function openCaseCounts() {
   } catch { return new Map(); }
 }
 
+// Where the camera runs: its worker (inline, or a camera group) and node; a group that is down
+// leaves its cameras unassigned until it is restarted.
+function placementText(camera) {
+  if (!camera.worker) return "—";
+  if (camera.worker === "inline") return `${t("cam.inline")} · ${camera.node || "—"}`;
+  return camera.node ? `${camera.worker} · ${camera.node.slice(0, 12)}` : `${camera.worker} · ${t("cam.unassigned")}`;
+}
+
 function tile(camera, openCases) {
   const health = camera.health, state = health?.state || (camera.enabled ? "unknown" : "stopped");
   const img = h("img", { alt: camera.name || camera.id });
@@ -101,6 +109,7 @@ async function renderCamera(id) {
     [t("cam.size"), health.width ? `${health.width}×${health.height}` : "—"],
     [t("cam.reconnects"), health.reconnects ?? "—"], [t("cam.dropped"), health.frames_dropped ?? "—"],
     [t("cam.error"), health.last_error || "—"], [t("cam.source"), camera.source],
+    [t("cam.worker"), placementText(camera)],
     [t("d.place"), [camera.district, camera.street].filter(Boolean).join(" · ") || "—"],
     [t("cam.groups"), groupsOf(camera).map(groupName).join(", ") || "—"], [t("cam.events"), camera.event_count],
   ];

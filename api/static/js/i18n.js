@@ -130,7 +130,8 @@ Object.assign(STRINGS, {
 });
 Object.assign(STRINGS, {
   "st.online": ["在线", "online"], "cam.lastFrame": ["最新画面", "Last frame"], "cam.input": ["输入帧率", "Input fps"],
-  "cam.source": ["视频源", "Source"], "cam.age": ["画面延迟", "Frame age"], "cam.groups": ["分组", "Groups"],
+  "cam.source": ["视频源", "Source"], "cam.worker": ["运行位置", "Runs on"], "cam.inline": ["本机进程", "this process"],
+  "cam.unassigned": ["未分配（工作进程重启中）", "unassigned (worker restarting)"], "cam.age": ["画面延迟", "Frame age"], "cam.groups": ["分组", "Groups"],
   "cam.mode": ["当前运行模式", "Current mode"], "cam.enabled": ["启用", "Enabled"], "cam.size": ["分辨率", "Resolution"],
   "group.flood": ["防汛", "Flood"],
 });
