@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -27,8 +28,21 @@ from pathlib import Path
 
 import yaml
 
-REPO_MANIFEST = Path(__file__).resolve().parents[1] / "models" / "models.yaml"
 MANIFEST_NAME = "models.yaml"
+
+
+def shipped_manifest(package_dir: Path | None = None, prefix: Path | None = None) -> Path:
+    """The manifest that comes with Citywatch: the checkout's `models/models.yaml` beside the
+    `citywatch` package, or, installed from a wheel (no checkout), the copy the wheel installs in
+    `<prefix>/share/citywatch/` (`[tool.setuptools.data-files]`)."""
+    package_dir = package_dir or Path(__file__).resolve().parent
+    checkout = package_dir.parent / "models" / MANIFEST_NAME
+    if checkout.is_file():
+        return checkout
+    return (prefix or Path(sys.prefix)) / "share" / "citywatch" / MANIFEST_NAME
+
+
+REPO_MANIFEST = shipped_manifest()
 #: Backends a manifest entry may name ("auto": by file suffix).
 BACKENDS = ("auto", "yolox_onnx", "ultralytics")
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,7 @@ from citywatch.modelstore import (
     read_manifest,
     resolve_model,
     sha256_of,
+    shipped_manifest,
 )
 from tests.support import MODEL_DIR
 from vision.detect import DetectorError
@@ -168,3 +172,39 @@ def test_cli_add_and_list(tmp_path: Path, weights: Path, capsys: pytest.CaptureF
 def test_repo_manifest_matches_the_shared_store(model_dir: Path) -> None:
     statuses = model_status([str(MODEL_DIR)], cache=ChecksumCache())
     assert {s.entry.name: s.state for s in statuses}["yolox-nano-coco"] == "ok"
+
+
+def test_an_install_without_the_checkout_reads_the_manifest_its_wheel_installed(tmp_path: Path) -> None:
+    """A wheel carries models/models.yaml as data (share/citywatch/), and the model store reads
+    that copy when there is no checkout beside the package (an IT install on a worker node)."""
+    repo = Path(__file__).resolve().parents[1]
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(repo),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stderr
+    (wheel,) = tmp_path.glob("citywatch-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = [name for name in archive.namelist() if name.endswith("/data/share/citywatch/models.yaml")]
+        assert shipped, "the wheel lacks the model manifest"
+        installed = tmp_path / "prefix" / "share" / "citywatch" / "models.yaml"
+        installed.parent.mkdir(parents=True)
+        installed.write_bytes(archive.read(shipped[0]))
+    site = tmp_path / "site-packages" / "citywatch"  # the package as a wheel installs it: no models/ beside it
+    site.mkdir(parents=True)
+    assert shipped_manifest(site, tmp_path / "prefix") == installed
+    assert read_manifest(installed)["yolox_nano.onnx"].backend == "yolox_onnx"
+    assert shipped_manifest() == repo / "models" / "models.yaml"  # in a checkout, the checkout's
