@@ -12,16 +12,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
+import secrets
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
+import paho.mqtt.client as mqtt
+import pytest
 import uvicorn
 import yaml
 
@@ -247,3 +251,21 @@ class TcpProxy:
             for sock in (source, sink):
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
+
+
+def mqtt_subscriber(prefix: str, item: Callable[[mqtt.MQTTMessage], Any]) -> tuple[mqtt.Client, queue.Queue]:
+    """A client of the local Mosquitto subscribed to `{prefix}/#` (SUBACK received) and the queue
+    where each message arrives as `item(message)`; stop it with `loop_stop()` and `disconnect()`."""
+    received: queue.Queue = queue.Queue()
+    ready = threading.Event()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-{prefix}-{secrets.token_hex(2)}")
+    client.on_connect = lambda c, *_: c.subscribe(f"{prefix}/#", qos=1)
+    client.on_subscribe = lambda *_: ready.set()
+    client.on_message = lambda c, u, message: received.put(item(message))
+    try:
+        client.connect("127.0.0.1", 1883)
+    except OSError as exc:
+        pytest.fail(f"Mosquitto not reachable on 127.0.0.1:1883: {exc}")
+    client.loop_start()
+    assert ready.wait(10), "no SUBACK from the broker"
+    return client, received

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from citywatch.cluster.detector_actor import DetectorService, letterbox_uint8, remote_detector
+from citywatch.cluster.detector_actor import DetectorService, remote_detector
 from citywatch.cluster.ray_engine import RayEngine
 from citywatch.config import CitywatchConfig
 from citywatch.detectors import load_detector
@@ -25,6 +25,7 @@ from citywatch.modes import ModeHolder
 from citywatch.sink import EventSink
 from tests.support import demo_config_dict
 from vision.detect import BatchingDetector
+from vision.detect.backends.yolox_onnx import letterbox_uint8
 
 
 def _frames(path: Path, count: int) -> list[np.ndarray]:

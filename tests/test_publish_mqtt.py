@@ -12,33 +12,13 @@ import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 
 from citywatch.config import MqttConfig, WebhookConfig
 from citywatch.publish import Publisher
 from tests.ledger_support import make_ledger
+from tests.support import mqtt_subscriber
 from vision.streams import StreamHealth, StreamState
-
-
-def _subscriber(prefix: str) -> tuple[mqtt.Client, queue.Queue]:
-    received: queue.Queue = queue.Queue()
-    ready = threading.Event()
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-{prefix}")
-
-    def on_connect(client, userdata, flags, reason, properties):  # type: ignore[no-untyped-def]
-        client.subscribe(f"{prefix}/#", qos=1)
-
-    client.on_connect = on_connect
-    client.on_subscribe = lambda *args: ready.set()
-    client.on_message = lambda c, u, message: received.put((message.topic, json.loads(message.payload)))
-    try:
-        client.connect("127.0.0.1", 1883)
-    except OSError as exc:
-        pytest.fail(f"Mosquitto not reachable on 127.0.0.1:1883: {exc}")
-    client.loop_start()
-    assert ready.wait(10), "no SUBACK from the broker"
-    return client, received
 
 
 def _collect(received: queue.Queue, until: int, timeout: float = 10.0) -> list[tuple[str, dict]]:
@@ -53,7 +33,7 @@ def _collect(received: queue.Queue, until: int, timeout: float = 10.0) -> list[t
 def test_event_and_case_transitions_reach_mqtt(tmp_path: Path) -> None:
     database_url = f"sqlite:///{tmp_path / 'ledger.db'}"
     prefix = f"cw-test-{secrets.token_hex(4)}"
-    subscriber, received = _subscriber(prefix)
+    subscriber, received = mqtt_subscriber(prefix, lambda m: (m.topic, json.loads(m.payload)))
     ledger = make_ledger(tmp_path, database_url, extra={"mqtt": {"enabled": True, "topic_prefix": prefix}})
     publisher = ledger.client.app.state.publisher
     ledger.sink.publisher = publisher

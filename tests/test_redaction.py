@@ -14,7 +14,6 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 
 from citywatch import redaction
@@ -29,7 +28,7 @@ from citywatch.config import (
 )
 from citywatch.publish import Publisher
 from tests.rtsp.basic_auth import BasicAuthRtsp
-from tests.support import free_port, write_config
+from tests.support import free_port, mqtt_subscriber, write_config
 from vision.streams import StreamHealth, StreamReader, StreamState, health_snapshot, redact_url
 from vision.streams.source import SourceError, explain, host_of, open_container, redact_text, url_secrets
 
@@ -204,18 +203,11 @@ def test_what_the_publisher_sends_is_redacted() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     hook_url = f"http://cw:{hook_secret}@127.0.0.1:{server.server_address[1]}/hook"
     prefix = f"cw-redact-{secrets.token_hex(4)}"
-    received: queue.Queue = queue.Queue()
-    subscriber = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-{prefix}")
-    subscribed = threading.Event()
-    subscriber.on_connect = lambda c, *_: c.subscribe(f"{prefix}/#", qos=1)
-    subscriber.on_subscribe = lambda *_: subscribed.set()
-    subscriber.on_message = lambda c, u, m: received.put(m.payload.decode())
-    subscriber.connect("127.0.0.1", 1883)
-    subscriber.loop_start()
+    subscriber, received = mqtt_subscriber(prefix, lambda m: m.payload.decode())
     publisher = Publisher(MqttConfig(enabled=True, topic_prefix=prefix), [WebhookConfig(url=hook_url, kinds=["event"])])
     publisher.start()
     try:
-        assert subscribed.wait(10) and publisher.connected.wait(10)
+        assert publisher.connected.wait(10)
         event = {"camera_id": "gate", "note": f"seen at rtsp://admin:{RAW}@cam/x, key {hook_secret}", "n": 7}
         assert publisher.publish("event", event)
         mqtt_payload, hook_body = received.get(timeout=10), bodies.get(timeout=10)

@@ -19,7 +19,6 @@ import secrets
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -29,7 +28,7 @@ import pytest
 
 from tests.rtsp.basic_auth import BasicAuthRtsp
 from tests.rtsp.fixtures import RtspServer
-from tests.support import REPO, CitywatchProcess, demo_config_dict, free_port, write_config
+from tests.support import REPO, CitywatchProcess, demo_config_dict, free_port, mqtt_subscriber, write_config
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.e2e, pytest.mark.broker, pytest.mark.timeout(180)]
 
@@ -44,20 +43,8 @@ def _leaks(text: str) -> list[str]:
     return [form for form in FORMS if form in text]
 
 
-def _subscribe(prefix: str) -> tuple[mqtt.Client, queue.Queue]:
-    received: queue.Queue = queue.Queue()
-    ready = threading.Event()
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-{prefix}-{secrets.token_hex(2)}")
-    client.on_connect = lambda c, *_: c.subscribe(f"{prefix}/#", qos=1)
-    client.on_subscribe = lambda *_: ready.set()
-    client.on_message = lambda c, u, m: received.put((m.topic, m.payload.decode("utf-8", "replace"), m.retain))
-    try:
-        client.connect("127.0.0.1", 1883)
-    except OSError as exc:
-        pytest.fail(f"Mosquitto not reachable on 127.0.0.1:1883: {exc}")
-    client.loop_start()
-    assert ready.wait(10), "no SUBACK from the broker"
-    return client, received
+def _as_text(m: mqtt.MQTTMessage) -> tuple[str, str, bool]:
+    return m.topic, m.payload.decode("utf-8", "replace"), m.retain
 
 
 def _drain(received: queue.Queue, seconds: float) -> list[tuple[str, str, bool]]:
@@ -100,7 +87,7 @@ def test_no_output_shows_the_camera_password(tmp_path: Path, rtsp_server: RtspSe
     assert not _leaks(checked.stdout + checked.stderr), checked.stdout + checked.stderr
     assert f"rtsp://admin:***@127.0.0.1:{closed}/live" in checked.stdout
 
-    subscriber, received = _subscribe(prefix)
+    subscriber, received = mqtt_subscriber(prefix, _as_text)
     log_path = tmp_path / "citywatch.log"
     seen: list[str] = []
     try:
@@ -138,7 +125,7 @@ def test_no_output_shows_the_camera_password(tmp_path: Path, rtsp_server: RtspSe
             assert all(sse_errors.values()), sse_errors
 
             messages = _drain(received, 14)  # status goes out at start, then every 10 s
-        retained_client, retained = _subscribe(prefix)  # a late subscriber gets the retained status
+        retained_client, retained = mqtt_subscriber(prefix, _as_text)  # a late subscriber gets the retained status
         retained_messages = _drain(retained, 2)
         retained_client.loop_stop()
         retained_client.disconnect()

@@ -16,14 +16,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import cv2
 import numpy as np
 import supervision as sv
 
 from citywatch.config import DetectorConfig
 from citywatch.detectors import load_detector
 from vision.detect import Detector, DetectorError
-from vision.detect.backends.yolox_onnx import decode, make_grid
+from vision.detect.backends.yolox_onnx import decode, letterbox_uint8, make_grid
 
 
 @dataclass(frozen=True)
@@ -36,16 +35,6 @@ class ModelGeometry:
     label_mapping: dict[str, str]
     confidence: float
     iou: float
-
-
-def letterbox_uint8(image: np.ndarray, size: int) -> tuple[np.ndarray, float]:
-    """Resize keeping aspect ratio into a size x size uint8 HWC canvas padded with 114; the ratio."""
-    height, width = image.shape[:2]
-    ratio = min(size / height, size / width)
-    resized = cv2.resize(image, (int(width * ratio), int(height * ratio)), interpolation=cv2.INTER_LINEAR)
-    canvas = np.full((size, size, 3), 114, dtype=np.uint8)
-    canvas[: resized.shape[0], : resized.shape[1]] = resized
-    return canvas, ratio
 
 
 class DetectorService:

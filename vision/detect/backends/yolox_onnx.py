@@ -17,13 +17,20 @@ import supervision as sv
 STRIDES = (8, 16, 32)
 
 
-def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float]:
-    """Resize keeping aspect ratio, pad bottom/right with 114; returns CHW float32 and the ratio."""
+def letterbox_uint8(image: np.ndarray, size: int) -> tuple[np.ndarray, float]:
+    """Resize keeping aspect ratio into a size x size uint8 HWC canvas padded bottom/right with
+    114; the canvas and the ratio (what crosses to a detector service: 4x smaller than float32)."""
     height, width = image.shape[:2]
     ratio = min(size / height, size / width)
     resized = cv2.resize(image, (int(width * ratio), int(height * ratio)), interpolation=cv2.INTER_LINEAR)
     canvas = np.full((size, size, 3), 114, dtype=np.uint8)
     canvas[: resized.shape[0], : resized.shape[1]] = resized
+    return canvas, ratio
+
+
+def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float]:
+    """`letterbox_uint8` as the model's input: CHW float32, and the ratio."""
+    canvas, ratio = letterbox_uint8(image, size)
     return canvas.transpose(2, 0, 1).astype(np.float32), ratio
 
 
