@@ -44,11 +44,12 @@ ANONYMOUS_WRITES = frozenset({"/api/stream/ticket"})
 DOCS_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 
 #: The console: its own scripts only (no inline script), its own CSS (plus the few style
-#: attributes it sets), images fetched with the token and shown as blob: URLs, the data: favicon.
+#: attributes it sets), images and event clips fetched with the token and shown as blob: URLs, the
+#: data: favicon.
 CONSOLE_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; "
-    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-    "frame-ancestors 'none'"
+    "media-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
 )
 #: FastAPI's /docs and /redoc pages: an inline bootstrap script and the viewer's files from its CDN.
 DOCS_POLICY = (

@@ -38,6 +38,12 @@ class EventOut(BaseModel):
     occurred_at: datetime
     snapshot_url: str
     evidence: list[EvidenceOut]
+    clip_url: str | None = Field(
+        None,
+        description="The event's MP4 clip (pre_s before the trigger to post_s after it, the camera's own "
+        "video copied), with range requests; null until it is written, or when the camera records none.",
+        examples=["/api/events/3/clip.mp4"],
+    )
 
 
 class EventPage(BaseModel):

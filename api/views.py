@@ -1,8 +1,8 @@
 """The API's forms of the domain's payloads (`citywatch.domain.payloads`): what a client sees.
 
-An event's file paths become URLs under `/api/events/{id}/`; everything else is the payload as the
-domain builds it. List pages write these dicts with orjson directly; single answers validate them
-into the response models of `api.schemas`.
+An event's file paths (evidence images, its clip) become URLs under `/api/events/{id}/`;
+everything else is the payload as the domain builds it. List pages write these dicts with orjson
+directly; single answers validate them into the response models of `api.schemas`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from citywatch.domain.payloads import action_payload, case_payload, event_payloa
 from citywatch.domain.tables import Case, CaseAction, Event
 
 #: The event fields the API shows as stored (the rest are the URLs made here).
-_EVENT_FIELDS = tuple(name for name in EventOut.model_fields if name not in ("snapshot_url", "evidence"))
+_EVENT_FIELDS = tuple(name for name in EventOut.model_fields if name not in ("snapshot_url", "evidence", "clip_url"))
 
 
 def event_view(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -28,6 +28,7 @@ def event_view(payload: Mapping[str, Any]) -> dict[str, Any]:
         {"kind": item["kind"], "url": f"/api/events/{event_id}/evidence/{item['kind']}.jpg"}
         for item in payload["evidence"]
     ]
+    view["clip_url"] = f"/api/events/{event_id}/clip.mp4" if payload.get("clip") else None
     return view
 
 

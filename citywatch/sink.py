@@ -15,7 +15,8 @@ at its rate: the event waits in a bounded in-memory queue (encoded JPEG bytes, a
 and logged), the same background thread retries the writes with backoff and stores each row once
 its evidence is on disk; the end of a waiting event waits behind it. `problems()` says what is
 wrong meanwhile (`/healthz` reports it). The thread never dies: any error is retried with
-backoff and logged once per outage.
+backoff and logged once per outage. An event's MP4 clip (`clips`, a `vision.record.ClipWriter`)
+comes `post_s` of stream time after its row: `attach_clip` then points the row at the durable file.
 """
 
 from __future__ import annotations
@@ -34,12 +35,13 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from citywatch.config import CameraConfig, CitywatchConfig
 from citywatch.domain import ledger
 from citywatch.domain.db import Database
-from citywatch.domain.events import EventItem, end_event, event_row, store_event
+from citywatch.domain.events import EventItem, end_event, event_row, set_clip, store_event
 from citywatch.domain.payloads import event_row_payload, jsonable
 from citywatch.events import EventEnd, EventRecord
 from citywatch.evidence_queue import HELD_MAX_BYTES, HELD_MAX_EVENTS, EvidenceQueue, Held
 from citywatch.publish import Publisher
 from citywatch.spool import Spool, SpoolFull
+from vision.record import ClipWriter
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +72,18 @@ class EventSink:
         retry_s: float = 1.0,
         max_held_bytes: int = HELD_MAX_BYTES,
         max_held: int = HELD_MAX_EVENTS,
+        recordings_dir: str | Path | None = None,
+        max_recordings_bytes: int = 500 * 10**9,
     ):
         self.database = database
         self.evidence_dir = Path(evidence_dir)
+        #: Where event clips go (default: `recordings` beside the evidence directory).
+        self.recordings_dir = Path(recordings_dir) if recordings_dir else self.evidence_dir.parent / "recordings"
+        self.max_recordings_bytes = max_recordings_bytes
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        #: Told of each clip's outcome: (event uid, the MP4's path or None when none was written).
+        self.clip_listeners: list[Callable[[str, str | None], None]] = []
+        self._clips: ClipWriter | None = None
         self.policies = {
             (camera.id, rule.id): ledger.CasePolicy.of(rule.case) for camera in cameras or [] for rule in camera.rules
         }
@@ -97,7 +107,15 @@ class EventSink:
     def from_config(cls, config: CitywatchConfig, database: Database, publisher: Publisher | None = None) -> EventSink:
         """The sink of a config: its cameras' case policies, its spool file and (optionally) publisher."""
         spool = config.storage.spool_path or Path(config.storage.evidence_dir).parent / "spool.db"
-        sink = cls(database, config.storage.evidence_dir, cameras=config.cameras, spool=spool)
+        storage = config.storage
+        sink = cls(
+            database,
+            storage.evidence_dir,
+            cameras=config.cameras,
+            spool=spool,
+            recordings_dir=storage.recordings_root,
+            max_recordings_bytes=int(storage.max_recordings_gb * 1e9),
+        )
         if publisher is not None:
             sink.publisher = publisher
             if publisher.on_commit not in database.subscribers:
@@ -108,6 +126,39 @@ class EventSink:
         """Where one evidence image of a record is written: <evidence>/<camera>/<UTC day>/<uid>-<kind>.jpg."""
         day = datetime.fromtimestamp(record.occurred_wall_s, UTC).strftime("%Y%m%d")
         return self.evidence_dir / record.camera_id / day / f"{record.uid}-{kind}.jpg"
+
+    def clip_name(self, record: EventRecord) -> str:
+        """Where a record's clip goes, relative to the recordings directory: <camera>/<UTC day>/<uid>.mp4."""
+        day = datetime.fromtimestamp(record.occurred_wall_s, UTC).strftime("%Y%m%d")
+        return f"{record.camera_id}/{day}/{record.uid}.mp4"
+
+    @property
+    def clips(self) -> ClipWriter:
+        """The writer of event clips (started at first use); each outcome comes to `attach_clip`."""
+        with self._lock:
+            if self._clips is None:
+                self._clips = ClipWriter(
+                    self.recordings_dir, max_bytes=self.max_recordings_bytes, on_done=self.attach_clip
+                )
+            return self._clips
+
+    def attach_clip(self, uid: str, clip: str | None, reason: str | None = None) -> None:
+        """A clip's outcome: once its file is durable, point the event's row at it (`clip`, relative
+        to the recordings directory), behind the event when that still waits (evidence disk, spool);
+        None when no clip could be written (`reason`; the event keeps `clip` null). Then tell
+        `clip_listeners`."""
+        if clip is not None:
+            item = {"uid": uid, "clip": clip}
+            with self._lock:
+                if uid in self.waiting.uids:  # its event waits for the evidence disk: the clip waits behind it
+                    self.waiting.entries.append(Held("clip", item))
+                else:
+                    self._write("clip", item)
+        for listener in self.clip_listeners:
+            try:
+                listener(uid, str(self.recordings_dir / clip) if clip is not None else None)
+            except Exception:
+                log.exception("clip listener failed")
 
     @property
     def spooled(self) -> int:
@@ -194,7 +245,10 @@ class EventSink:
 
     def close(self) -> None:
         """Stop the retry thread (the spool keeps what is left for the next start). Events still
-        waiting for the evidence disk are stored without the images that could not be written."""
+        waiting for the evidence disk are stored without the images that could not be written.
+        Clips still being written are finished first (their rows are pointed at them)."""
+        if self._clips is not None:
+            self._clips.close()
         self._closed = True
         self._wake.set()
         if self._drainer is not None:
@@ -257,6 +311,10 @@ class EventSink:
         with self.database.session() as session:
             if kind == "end":
                 end_event(session, item["uid"], item["ended_s"], item["duration_s"])
+                return None
+            if kind == "clip":
+                if not set_clip(session, item["uid"], item["clip"]):
+                    log.warning("clip %s: its event %s is not stored", item["clip"], item["uid"])
                 return None
             policy = self.policies.get((item["camera_id"], item["rule_id"]), ledger.CasePolicy())
             return store_event(session, item, policy)

@@ -14,7 +14,8 @@ import pytest
 from tests.support import MODEL_DIR, VTEST
 
 #: Fixture modules whose fixtures every test may request by name:
-#: `pg_template`, `database_url`, `ledger` (tests.ledger_support); `rtsp_clips`, `rtsp_server` (tests.rtsp.fixtures).
+#: `pg_template`, `database_url`, `ledger` (tests.ledger_support); `rtsp_clips`, `rtsp_server`, `campus_rtsp`
+#: (tests.rtsp.fixtures).
 pytest_plugins = ["tests.ledger_support", "tests.rtsp.fixtures"]
 
 
@@ -33,7 +34,7 @@ def model_dir() -> Path:
 
 
 #: Fixtures that give a test the shared footage or model store: asking for one marks it `footage`.
-FOOTAGE_FIXTURES = frozenset({"vtest_path", "model_dir", "rtsp_clips", "rtsp_server"})
+FOOTAGE_FIXTURES = frozenset({"vtest_path", "model_dir", "rtsp_clips", "rtsp_server", "campus_rtsp"})
 
 
 @pytest.hookimpl(tryfirst=True)

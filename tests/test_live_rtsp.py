@@ -13,32 +13,13 @@ from citywatch.domain.cameras import register_cameras
 from citywatch.domain.db import open_database
 from citywatch.runtime import Runtime
 from citywatch.sink import EventSink
-from tests.rtsp.fixtures import RtspServer, gstreamer_missing, make_clip
-from tests.support import demo_config_dict, free_port
+from tests.support import demo_config_dict
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.e2e, pytest.mark.timeout(120)]
 
 
-@pytest.fixture(scope="module")
-def vtest_rtsp(tmp_path_factory: pytest.TempPathFactory, vtest_path: Path):  # type: ignore[no-untyped-def]
-    reason = gstreamer_missing()
-    if reason:
-        pytest.fail(reason)
-    clip = make_clip(
-        vtest_path,
-        tmp_path_factory.mktemp("clips") / "vtest-d1.h264",
-        width=768,
-        height=576,
-        fps=10,
-        gop=10,
-        seconds=40,
-    )
-    with RtspServer({"campus": (clip, 10)}, port=free_port()) as server:
-        yield server.url("campus")
-
-
-def test_live_camera_raises_the_parking_event(tmp_path: Path, vtest_rtsp: str, model_dir: Path) -> None:
-    data = demo_config_dict(tmp_path, url=vtest_rtsp)
+def test_live_camera_raises_the_parking_event(tmp_path: Path, campus_rtsp: str, model_dir: Path) -> None:
+    data = demo_config_dict(tmp_path, url=campus_rtsp)
     data["cameras"][0]["rules"][0]["min_dwell_s"] = 5
     config = CitywatchConfig.model_validate(data)
     database = open_database(config.storage.database_url)

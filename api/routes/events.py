@@ -1,4 +1,5 @@
-"""Events: list with filters, one event, its photo evidence, and an operator's review (confirm/reject)."""
+"""Events: list with filters, one event, its photo evidence and video clip (`/api/events/{id}/clip.mp4`, with
+range requests), and an operator's review (confirm/reject)."""
 
 from __future__ import annotations
 
@@ -123,6 +124,26 @@ def get_evidence(event_id: EventId, kind: str, session: DbSession) -> FileRespon
     row = _get(session, event_id)
     path = next((item["path"] for item in row.evidence or [] if item["kind"] == kind), None)
     return _image(path)
+
+
+@router.get(
+    "/{event_id}/clip.mp4",
+    summary="The event's video clip (MP4, range requests)",
+    response_class=FileResponse,
+    responses={200: {"content": {"video/mp4": {}}}, 206: {"description": "Part of the clip (Range)"}, 404: {}, 416: {}},
+)
+def get_clip(event_id: EventId, session: DbSession, context: Context) -> FileResponse:
+    """The MP4 written around the event's trigger; `Range: bytes=a-b` answers 206 with that part, a
+    range beyond the file 416. Only a file inside `storage.recordings_dir` is ever served (the stored
+    path is relative to it; `..` or a symbolic link leading out is a 404)."""
+    clip = _get(session, event_id).clip
+    if not clip:
+        raise HTTPException(404, detail=f"event {event_id} has no clip")
+    root = context.config.storage.recordings_root.resolve()
+    file = (root / clip).resolve()  # follows every link: the real file must be inside the root
+    if not file.is_relative_to(root) or not file.is_file():
+        raise HTTPException(404, detail=f"clip file missing for event {event_id}")
+    return FileResponse(file, media_type="video/mp4")
 
 
 @router.post(

@@ -1,7 +1,10 @@
 """`citywatch replay --config FILE [--json] [--speed S]`: run every camera's source once, print events.
 
-Each stored event is printed as it is committed: one JSON object per line with `--json` (logs go
-to stderr). Exit 0 when every source ended normally, 3 when a camera failed.
+Each stored event is printed once, as one JSON object per line with `--json` (logs go to stderr),
+carrying `clip`: on a camera that records clips, the line waits until its clip is written (post_s of
+stream time after the trigger, or the end of the source), and `clip` is the MP4's path (null when it
+could not be written); elsewhere it is printed when committed, with `clip` null. Exit 0 when every
+source ended normally, 3 when a camera failed.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import threading
 from typing import Any
 
 from citywatch.config import load_config
@@ -35,6 +39,30 @@ def cmd_replay(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     detector, database, sink = open_pipeline(config, source=args.config)
 
+    recording = {camera.id for camera in config.cameras if camera.record.clips}
+    waiting: dict[str, dict[str, Any]] = {}  # events whose clip is still being written
+    outcomes: dict[str, str | None] = {}  # clips done before their event was heard of (a spooled event)
+    lock = threading.Lock()
+
+    def on_event(payload: dict[str, Any]) -> None:
+        if payload["camera_id"] not in recording:
+            print_event({**payload, "clip": None})
+            return
+        with lock:
+            if payload["uid"] not in outcomes:
+                waiting[payload["uid"]] = payload
+                return
+            clip = outcomes.pop(payload["uid"])
+        print_event({**payload, "clip": clip})
+
+    def on_clip(uid: str, clip: str | None) -> None:
+        with lock:
+            payload = waiting.pop(uid, None)
+            if payload is None:
+                outcomes[uid] = clip
+                return
+        print_event({**payload, "clip": clip})
+
     def print_event(payload: dict[str, Any]) -> None:
         if args.json:
             print(json.dumps(payload, ensure_ascii=False), flush=True)
@@ -42,13 +70,16 @@ def cmd_replay(args: argparse.Namespace) -> int:
             print(
                 f"{payload['type']} camera={payload['camera_id']} zone={payload['zone_id']} "
                 f"label={payload['label']} first_seen={payload['first_seen_s']}s "
-                f"triggered={payload['triggered_s']}s snapshot={payload['snapshot']}",
+                f"triggered={payload['triggered_s']}s snapshot={payload['snapshot']} clip={payload['clip']}",
                 flush=True,
             )
 
     speed = args.speed if args.speed in ("fast", "realtime") else float(args.speed)
-    runtime = run_replay(config, detector, sink, on_event=print_event, speed=speed)
-    close_sink(sink)
+    sink.clip_listeners.append(on_clip)
+    runtime = run_replay(config, detector, sink, on_event=on_event, speed=speed)
+    close_sink(sink)  # writes the clips still pending first
+    for payload in list(waiting.values()):  # a clip whose outcome never came (its writer failed)
+        print_event({**payload, "clip": None})
     database.dispose()
     failed = {cid: h.last_error for cid, h in runtime.health().items() if h.state == StreamState.ERROR}
     for camera_id, error in failed.items():

@@ -2,7 +2,7 @@
 
 One pydantic model per concern, one module each, importing nothing else of the project (every
 stage may depend on this package without a cycle): `detector`, `storage`, `camera` (zones,
-replay), `rules` (with `schedule`), `modes`, `service` (the HTTP API), `publishing` (MQTT,
+replay, `record`), `rules` (with `schedule`), `modes`, `service` (the HTTP API), `publishing` (MQTT,
 webhooks), assembled in `root.CitywatchConfig`. Every field has a title, a description and
 bounds, so the schema is the reference. `loading.load_config` reads a file, expands
 `${VAR}` / `${VAR:-default}`, validates it and, on failure, raises `ConfigError` naming the file,
@@ -16,6 +16,7 @@ from citywatch.config.detector import DetectorConfig
 from citywatch.config.loading import ConfigError, expand_env, load_config, parse_config
 from citywatch.config.modes import ModeConfig, ModeGroupConfig
 from citywatch.config.publishing import MqttConfig, WebhookConfig
+from citywatch.config.record import RecordConfig, RetainConfig
 from citywatch.config.root import CitywatchConfig
 from citywatch.config.rules import (
     RULE_TYPES,
@@ -52,7 +53,9 @@ __all__ = [
     "MqttConfig",
     "NonMotorParkingRuleConfig",
     "Point",
+    "RecordConfig",
     "ReplayConfig",
+    "RetainConfig",
     "RuleConfig",
     "ScheduleConfig",
     "StorageConfig",

@@ -11,6 +11,7 @@ from urllib.parse import quote, unquote
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from citywatch.config.base import ConfigModel, Identifier, Point, require_unique
+from citywatch.config.record import RecordConfig
 from citywatch.config.rules import RuleConfig
 
 
@@ -145,6 +146,9 @@ class CameraConfig(ConfigModel):
         "'all' decodes every frame and converts only sampled ones; 'auto' picks from the keyframe rate.",
     )
     replay: ReplayConfig = Field(default_factory=ReplayConfig, title="Replay", description="For file sources.")
+    record: RecordConfig = Field(
+        default_factory=RecordConfig, title="Recording", description="Event clips (an MP4 per event)."
+    )
     zones: list[ZoneConfig] = Field(default_factory=list, title="Zones", description="Named polygons.")
     rules: list[RuleConfig] = Field(default_factory=list, title="Rules", description="What raises events.")
     groups: list[Identifier] = Field(

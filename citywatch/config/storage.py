@@ -1,6 +1,8 @@
-"""The `storage:` section: the database and where evidence and the outage spool are written."""
+"""The `storage:` section: the database and where evidence, recordings and the outage spool are written."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from pydantic import Field, field_validator
 from sqlalchemy.engine import make_url
@@ -20,12 +22,31 @@ class StorageConfig(ConfigModel):
     evidence_dir: str = Field(
         "data/evidence", title="Evidence directory", description="Where snapshot JPEGs are written."
     )
+    recordings_dir: str | None = Field(
+        None,
+        title="Recordings directory",
+        description="Where event clips (MP4) are written, as <camera>/<UTC day>/<event uid>.mp4; the "
+        "database keeps each clip's path relative to it, and the API serves only files inside it; "
+        "default: recordings beside the evidence directory (data/recordings).",
+    )
+    max_recordings_gb: float = Field(
+        500.0,
+        gt=0.0,
+        title="Recordings limit (GB)",
+        description="Most gigabytes (10^9 bytes) of clips in the recordings directory; beyond it new clips "
+        "are not written (their events are stored without one; the log says why).",
+    )
     spool_path: str | None = Field(
         None,
         title="Spool file",
         description="Local durable queue (SQLite) for events while the database is unreachable; "
         "default: spool.db beside the evidence directory.",
     )
+
+    @property
+    def recordings_root(self) -> Path:
+        """The recordings directory: `recordings_dir`, else `recordings` beside the evidence directory."""
+        return Path(self.recordings_dir) if self.recordings_dir else Path(self.evidence_dir).parent / "recordings"
 
     @field_validator("database_url")
     @classmethod

@@ -3,7 +3,8 @@
 The event sink (`citywatch.sink`) hands over each record as a plain dict (`EventItem`, the form
 the outage spool keeps) after its evidence files are on disk; `store_event` writes the row and
 attaches it to the open case of its camera, zone and type (or opens one), idempotently by the
-event's uid. Nothing here commits: the caller's session does.
+event's uid; `set_clip` points it at its MP4 clip once that is written, seconds later. Nothing
+here commits: the caller's session does.
 """
 
 from __future__ import annotations
@@ -66,3 +67,13 @@ def end_event(session: Session, uid: str, ended_s: float, duration_s: float) -> 
     row = session.scalars(select(Event).where(Event.uid == uid)).first()
     if row is not None:
         row.ended_s, row.duration_s = ended_s, duration_s
+
+
+def set_clip(session: Session, uid: str, clip: str) -> bool:
+    """Point event `uid` at its clip (a path relative to the recordings directory), once the file is
+    durable; False when no such event is stored."""
+    row = session.scalars(select(Event).where(Event.uid == uid)).first()
+    if row is None:
+        return False
+    row.clip = clip
+    return True

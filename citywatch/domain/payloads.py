@@ -37,8 +37,8 @@ def _rounded(value: float | None, digits: int) -> float | None:
 #: The stored columns of an event that its payload shows.
 EVENT_PAYLOAD_COLUMNS: tuple[str, ...] = (
     "id", "uid", "type", "camera_id", "rule_id", "zone_id", "label", "track_id", "first_seen_s", "triggered_s",
-    "ended_s", "duration_s", "score", "box", "snapshot_path", "evidence", "review_status", "review_reason",
-    "case_id", "occurred_at",
+    "ended_s", "duration_s", "score", "box", "snapshot_path", "evidence", "clip", "review_status",
+    "review_reason", "case_id", "occurred_at",
 )  # fmt: skip
 #: The same as table columns, for reads that select exactly what a payload needs.
 EVENT_COLUMNS = tuple(Event.__table__.c[name] for name in EVENT_PAYLOAD_COLUMNS)
@@ -49,8 +49,8 @@ def event_payload(row: Mapping[str, Any]) -> dict[str, Any]:
 
     Stream times (`first_seen_s`, `triggered_s`, `dwell_s`, `ended_s`, `duration_s`) are rounded to
     the millisecond, the score to 4 digits, the box to 0.1 pixel. `snapshot` and `evidence` carry
-    the files' paths (the API serves URLs instead).
-    """
+    the files' paths (the API serves URLs instead); `clip` the MP4's path relative to the recordings
+    directory, null until the clip is written (or when there is none)."""
     first_seen, triggered = row["first_seen_s"], row["triggered_s"]
     return {
         "id": row["id"],
@@ -70,6 +70,7 @@ def event_payload(row: Mapping[str, Any]) -> dict[str, Any]:
         "box": [round(v, 1) for v in row["box"]] if row["box"] else None,
         "snapshot": row["snapshot_path"],
         "evidence": [{"kind": item["kind"], "path": item["path"]} for item in row["evidence"] or []],
+        "clip": row["clip"],
         "review_status": row["review_status"],
         "review_reason": row["review_reason"],
         "case_id": row["case_id"],

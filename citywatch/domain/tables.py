@@ -81,6 +81,8 @@ class Event(Base):
     box: Mapped[list[float] | None] = mapped_column(JSON)
     snapshot_path: Mapped[str | None] = mapped_column(Text)
     evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    #: The event's MP4 clip, relative to `storage.recordings_dir`; set once the file is durable.
+    clip: Mapped[str | None] = mapped_column(Text)
     review_status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
     review_reason: Mapped[str | None] = mapped_column(Text)
     reviewed_by: Mapped[str | None] = mapped_column(String(64))

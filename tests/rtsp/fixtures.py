@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import free_port
+
 SERVER_SCRIPT = Path(__file__).resolve().parent / "server.py"
 SYSTEM_PYTHON = "/usr/bin/python3"
 
@@ -195,3 +197,23 @@ def rtsp_server(rtsp_clips: dict[str, Path]) -> Iterator[RtspServer]:
     paths["stallable"] = (rtsp_clips["cif"], 10)
     with RtspServer(paths) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def campus_rtsp(tmp_path_factory: pytest.TempPathFactory, vtest_path: Path) -> Iterator[str]:
+    """vtest.avi as a D1 H.264 camera (10 fps, a keyframe a second, 40 s looping) on the RTSP
+    test server: its URL."""
+    reason = gstreamer_missing()
+    if reason:
+        pytest.fail(reason)
+    clip = make_clip(
+        vtest_path,
+        tmp_path_factory.mktemp("clips") / "vtest-d1.h264",
+        width=768,
+        height=576,
+        fps=10,
+        gop=10,
+        seconds=40,
+    )
+    with RtspServer({"campus": (clip, 10)}, port=free_port()) as server:
+        yield server.url("campus")

@@ -62,6 +62,13 @@ class StreamClock:
         self._last_pts_s = None
         self._pending = 0
 
+    def time_of(self, pts_s: float) -> float | None:
+        """The stream time `pts_s` (this session's clock) maps to now, without moving the clock; None
+        before the session's first timed frame. For packets copied aside (`vision.record`)."""
+        if self._session_start is None:
+            return None
+        return self._offset + (pts_s - self._session_start)
+
     def stream_time(self, pts_s: float | None) -> float:
         """Stream time of a frame whose pts (in seconds, this session's clock) is `pts_s`."""
         if pts_s is None:

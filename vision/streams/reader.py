@@ -90,6 +90,7 @@ class StreamReader:
         lateness: LatenessMonitor | None = None,
         connect_gate: Gate | None = None,
         decode_gate: Gate | None = None,
+        packet_tap: Callable[[Iterator[av.Packet], Any, StreamClock], Iterator[av.Packet]] | None = None,
     ):
         self.camera = camera
         self.speed = camera.replay.speed if speed is None else speed
@@ -108,8 +109,9 @@ class StreamReader:
         self._seq = 0
         self._thread: threading.Thread | None = None
         self._lateness = lateness
-        self._connect_gate = connect_gate
-        self._decode_gate = decode_gate
+        self._connect_gate, self._decode_gate = connect_gate, decode_gate
+        #: Sees every video packet before decoding (`vision.record.PacketRing.tap`: event clips).
+        self.packet_tap = packet_tap
         self._clock: Callable[[], float] = lateness.clock if lateness is not None else time.monotonic
         self._last_packet_s = self._clock()
         self._late_reads = 0  # in a row
@@ -326,7 +328,8 @@ class StreamReader:
         keyframes_only = strategy == DECODE_KEYFRAMES
         last_key_pts: int | None = None
         seen_key = False
-        for packet in self._packets(container, stream):
+        packets = self._packets(container, stream)
+        for packet in packets if self.packet_tap is None else self.packet_tap(packets, stream, clock):
             if self._stop.is_set():
                 return
             if packet.size == 0:  # end of file: drain the decoder
@@ -357,9 +360,7 @@ class StreamReader:
 
     def _decode_key(self, ctx: Any, packet: av.Packet, stream_s: float) -> list[Frame]:
         """Decode and convert one sampled keyframe, inside the decode gate (never across a yield)."""
-        if self._decode_gate is None:
-            return self._key_frames(ctx, packet, stream_s)
-        with self._decode_gate.inside():
+        with self._decode_gate.inside() if self._decode_gate else contextlib.nullcontext():
             return self._key_frames(ctx, packet, stream_s)
 
     def _key_frames(self, ctx: Any, packet: av.Packet, stream_s: float) -> list[Frame]:

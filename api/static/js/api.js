@@ -1,4 +1,4 @@
-// The HTTP API as the console uses it: bearer token, JSON, authorised images.
+// The HTTP API as the console uses it: bearer token, JSON, authorised images and clips.
 // Every call to an endpoint of another module goes through a function here, so a change of
 // shape is fixed in one place.
 
@@ -64,6 +64,28 @@ export async function loadImage(img, url, { cache = true } = {}) {
     return true;
   } catch {
     img.classList.add("missing");
+    return false;
+  }
+}
+
+const clipCache = new Map();
+/** Play an event's clip in `video`: by URL when no token is needed (the browser streams it with range
+ *  requests), else fetched once with the token and played from a blob: URL (a <video> sends no header). */
+export async function loadVideo(video, url) {
+  if (!token) { video.src = url; return true; }
+  try {
+    let objectUrl = clipCache.get(url);
+    if (!objectUrl) {
+      const response = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
+      if (!response.ok) { video.classList.add("missing"); return false; }
+      objectUrl = URL.createObjectURL(await response.blob());
+      clipCache.set(url, objectUrl);
+      if (clipCache.size > 8) { const [first, old] = clipCache.entries().next().value; clipCache.delete(first); URL.revokeObjectURL(old); }
+    }
+    video.src = objectUrl;
+    return true;
+  } catch {
+    video.classList.add("missing");
     return false;
   }
 }

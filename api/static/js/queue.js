@@ -84,6 +84,14 @@ function evidenceList(event) {
   return list.length ? list : [{ kind: "trigger", url: event.snapshot_url }];
 }
 
+/** The event's clip (pre_s before the trigger to post_s after it), when one was recorded. */
+function clipPlayer(event) {
+  if (!event.clip_url) return null;
+  const video = h("video.clip#event-clip", { controls: true, preload: "metadata", muted: true, playsInline: true });
+  API.loadVideo(video, event.clip_url);
+  return video;
+}
+
 function detail(event) {
   if (!event) return h("div.detail.empty", h("p", t("q.empty")));
   const camera = cameraOf(event);
@@ -110,7 +118,7 @@ function detail(event) {
       h("h2", h("span.type-badge", { class: event.type }, typeName(event.type)), ` #${event.id}`),
       h("span.review-chip", { class: event.review_status }, t(`review.${event.review_status}`)),
       event.case_id ? h("a", { href: `#/case/${event.case_id}` }, `${t("d.case")} #${event.case_id}`) : null),
-    h("div.evidence", big, strip),
+    h("div.evidence", big, strip, clipPlayer(event)),
     h("dl.facts",
       h("dt", t("d.duration")), h("dd.big#duration", { class: ended ? "" : "ongoing" }, fmtDuration(durationSoFar(event)), " ", h("small", t(ended ? "d.ended" : "d.ongoing"))),
       h("dt", t("f.camera")), h("dd", h("a", { href: `#/camera/${encodeURIComponent(event.camera_id)}` }, camera.name || event.camera_id)),

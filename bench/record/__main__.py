@@ -1,0 +1,5 @@
+"""`python -m bench.record [--seconds N]`: see bench/record/run.py."""
+
+from bench.record.run import main
+
+main()

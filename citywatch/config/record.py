@@ -1,0 +1,73 @@
+"""A camera's `record:` section: event clips (an MP4 per event, packets copied, never re-encoded)
+and the settings of continuous recording and retention that later slices of issue #15 use."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from citywatch.config.base import ConfigModel
+
+
+class RetainConfig(ConfigModel):
+    """How long recordings are kept (not enforced yet: clips stay until removed; see docs/recordings.md)."""
+
+    clips_days: float = Field(
+        30.0, gt=0.0, le=3650.0, title="Keep clips (days)", description="Days an event clip is kept (not enforced yet)."
+    )
+    continuous_days: float = Field(
+        3.0,
+        gt=0.0,
+        le=365.0,
+        title="Keep continuous recordings (days)",
+        description="Days a continuous-recording segment is kept (continuous recording is not implemented yet).",
+    )
+
+
+class RecordConfig(ConfigModel):
+    """What is recorded of a camera's video: an MP4 clip around each event, copied from the stream's
+    own packets (no decoding, no re-encoding)."""
+
+    clips: bool = Field(
+        True,
+        title="Event clips",
+        description="Write an MP4 per event, from pre_s before its trigger to post_s after it, starting at "
+        "the keyframe at or before trigger - pre_s (the stream's packets copied, never re-encoded).",
+    )
+    pre_s: float = Field(
+        5.0,
+        ge=0.0,
+        le=60.0,
+        title="Before the trigger (s)",
+        description="Stream seconds of video kept before the trigger (each camera keeps its newest packets "
+        "for this long, keyframe-aligned, in memory). A long stay's entry may be minutes earlier: the clip "
+        "is around the trigger, the entry photo shows the arrival.",
+    )
+    post_s: float = Field(
+        5.0,
+        ge=0.0,
+        le=120.0,
+        title="After the trigger (s)",
+        description="Stream seconds after the trigger; the clip is written once they have been read (the "
+        "event itself is stored at once, its clip attached when written).",
+    )
+    continuous: bool = Field(
+        False,
+        title="Continuous recording",
+        description="Keep every segment of the stream (not implemented yet: only false is accepted).",
+    )
+    segment_s: float = Field(
+        60.0,
+        ge=10.0,
+        le=3600.0,
+        title="Segment length (s)",
+        description="Length of a continuous-recording segment (for continuous recording, a later slice).",
+    )
+    retain: RetainConfig = Field(
+        default_factory=RetainConfig, title="Retention", description="How long recordings are kept."
+    )
+
+    @model_validator(mode="after")
+    def _continuous_not_yet(self) -> RecordConfig:
+        if self.continuous:
+            raise ValueError("continuous recording is not implemented yet: set continuous: false (event clips work)")
+        return self
