@@ -74,7 +74,12 @@ def load_detector_set(
         if det.name in detectors:
             raise DetectorError(f"two detectors are named {det.name!r}; give one a `name:`")
         detectors[det.name] = det
-    return DetectorSet(detectors, max_batch=max_batch or primary.batch_size, max_wait_s=primary.batch_wait_ms / 1000.0)
+    return DetectorSet(
+        detectors,
+        max_batch=max_batch or primary.batch_size,
+        max_wait_s=primary.batch_wait_ms / 1000.0,
+        workers=primary.workers(),
+    )
 
 
 def model_labels(config: CitywatchConfig) -> dict[str, frozenset[str]]:

@@ -4,7 +4,9 @@ A bare model name is looked up in `$CITYWATCH_MODEL_DIR` (when set), then in the
 directories (which may be read-only). A manifest (`models.yaml`, in the repo's `models/` and
 optionally beside the weights or in an operator's file) gives each known model its sha256, backend,
 input size, class names, label mapping, licence and source. A file whose checksum does not match is
-refused with an error naming its path. Nothing is ever downloaded.
+refused with an error naming its path. Nothing is ever downloaded. Variants derived from a stored
+model (`citywatch models derive`) are described in `derived.yaml` beside them, read from every store
+directory.
 
 Verified checksums are cached by (path, size, mtime), in memory and in a small JSON file in the user
 cache, so that restarting a camera (or the process) does not hash the weights again.
@@ -25,10 +27,14 @@ import threading
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 MANIFEST_NAME = "models.yaml"
+#: The manifest `citywatch models derive` writes beside the variants it derives (INT8, dynamic batch):
+#: read from every model store directory, so that derived files are found and checked like others.
+DERIVED_MANIFEST_NAME = "derived.yaml"
 
 
 def shipped_manifest(package_dir: Path | None = None, prefix: Path | None = None) -> Path:
@@ -64,6 +70,8 @@ class ModelEntry:
     label_mapping: dict[str, str] = field(default_factory=dict)
     licence: str = ""
     source: str = ""
+    #: For derived variants: source model and its sha256, variant, calibration footage, accuracy vs FP32.
+    provenance: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -236,6 +244,11 @@ def verify(path: Path, entry: ModelEntry | None, cache: ChecksumCache | None = N
         )
 
 
+def derived_manifests(configured_dirs: Iterable[str]) -> list[Path]:
+    """The derived-variant manifests of the model store directories (those that exist)."""
+    return [p for p in (d / DERIVED_MANIFEST_NAME for d in search_dirs(configured_dirs)) if p.is_file()]
+
+
 def all_entries(manifests: Iterable[Path] = ()) -> dict[str, ModelEntry]:
     """Every entry of every consulted manifest, keyed by file name (later manifests win)."""
     merged: dict[str, ModelEntry] = {}
@@ -252,7 +265,7 @@ def resolve_model(
     Raises `ModelStoreError` naming every path tried when the file is missing, and the path and
     both checksums when the file does not match its manifest entry.
     """
-    entries = all_entries(manifests)
+    entries = all_entries([*derived_manifests(configured_dirs)[::-1], *manifests])
     by_name = {e.name: e for e in entries.values()}
     file_name = by_name[model].file if model in by_name and model not in entries else model
     candidate = Path(file_name).expanduser()
@@ -269,7 +282,7 @@ def resolve_model(
         )
     if not os.access(path, os.R_OK):
         raise ModelStoreError(f"model file {path} is not readable")
-    local = read_manifest(path.parent / MANIFEST_NAME)
+    local = read_manifest(path.parent / MANIFEST_NAME) | read_manifest(path.parent / DERIVED_MANIFEST_NAME)
     entry = local.get(path.name) or entries.get(path.name)
     verify(path, entry, cache)
     return ResolvedModel(path=path, entry=entry)
@@ -289,7 +302,7 @@ def model_status(
     """Each known model and whether its file is present and matches its checksum."""
     out = []
     dirs = search_dirs(configured_dirs)
-    for entry in all_entries(manifests).values():
+    for entry in all_entries([*derived_manifests(configured_dirs)[::-1], *manifests]).values():
         candidates = [Path(entry.file)] if Path(entry.file).is_absolute() else [d / entry.file for d in dirs]
         path = next((p for p in candidates if p.is_file()), None)
         if path is None:
@@ -317,6 +330,7 @@ def add_model(
     class_names: list[str] | None = None,
     licence: str = "",
     source: str = "",
+    provenance: dict[str, Any] | None = None,
 ) -> ModelEntry:
     """Describe a weights file in `manifest` (created if absent), with its sha256; returns the entry.
 
@@ -338,6 +352,7 @@ def add_model(
         label_mapping=dict(label_mapping or {}),
         licence=licence,
         source=source or str(file),
+        provenance=dict(provenance or {}),
     )
     manifest = Path(manifest)
     data: dict = {"models": []}

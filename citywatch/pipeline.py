@@ -22,6 +22,7 @@ from citywatch.modes import CameraPlan, ModeHolder
 from vision.evidence import annotate, encode_jpeg
 from vision.frames import Frame
 from vision.labels import select
+from vision.motion import DetectionNeeds
 from vision.rules import DwellState, RuleEvaluator, StayRule, StayUpdate, build_rules
 from vision.rules.resume import rebase_dwell
 from vision.rules.schedule import schedule_active, wall_time
@@ -113,6 +114,23 @@ class CameraPipeline:
         active = [rule for rule in self.rules if rule.id in self._active]
         return frozenset().union(*(rule.needs for rule in active)) if active else frozenset()
 
+    def detection_needs(self) -> DetectionNeeds:
+        """What the active rules need from the detector at the next analysed frame (for the
+        camera's `MotionGate`): their zones, the boxes of their detector-tracked stays, the
+        earliest due trigger and the oldest last sighting. Pure; reads the state after the last
+        `process`."""
+        active = [rule for rule in self.rules if rule.id in self._active]
+        zones = tuple(zone.polygon for rule in active for zone in rule.zones)
+        stays = [stay for rule in active for stay in rule.tracked_stays()]
+        due = [t for t in (rule.next_due_s() for rule in active) if t is not None]
+        return DetectionNeeds(
+            zones=tuple(dict.fromkeys(zones)),
+            boxes=tuple(stay.xyxy for stay in stays),
+            due_s=min(due, default=None),
+            stale_since_s=min((stay.last_seen_s for stay in stays), default=None),
+            labels=bool(self.needed_labels),
+        )
+
     def status(self, history: int = 120) -> dict[str, Any]:
         """JSON-ready rule status of this camera: mode, rate, priority, active rules and, for
         waterlogging rules, the recent wet fraction per zone as [stream_s, fraction] pairs."""
@@ -141,6 +159,11 @@ class CameraPipeline:
             self._mode_version = version
             self.plan = self.modes.plan(self.camera)
             self.plan_log.append((self.last_stream_s, self.plan))
+
+    def plan_changed(self) -> bool:
+        """True when the operating mode changed since this pipeline last planned (the switch
+        applies at its next analysed frame): the runtime then analyses at once rather than hold."""
+        return self.modes is not None and self.modes.current()[1] != self._mode_version
 
     def snapshot(self) -> PipelineSnapshot:
         """This camera's state now, for a checkpoint (call between two `process` calls). Only the

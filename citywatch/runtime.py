@@ -18,22 +18,26 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import supervision as sv
 
+from citywatch.budget import DEFERRED_FRAMES_BYTES, ByteBudget
 from citywatch.config import CameraConfig, CitywatchConfig
 from citywatch.events import EventRecord, Output
 from citywatch.modes import ModeHolder
 from citywatch.pipeline import CameraPipeline
 from citywatch.sink import EventSink
 from vision.detect import Detector, DetectorSet
+from vision.detect.detector_set import merge_detections
 from vision.frames import Frame
-from vision.motion import MotionGate
+from vision.motion import MotionGate, same_objects
+from vision.record.ring import RING_SLACK_S, PacketRing
 from vision.streams import StreamHealth, StreamReader, StreamState
 from vision.streams.pool import AnalysisPool
+from vision.streams.prefetch import prefetched
 from vision.streams.stall import Gate, LatenessMonitor
 
 log = logging.getLogger(__name__)
@@ -43,6 +47,12 @@ VERIFY_WINDOW_S = 60.0
 VERIFY_EVERY_S = 10.0
 #: Cameras that may be opening their source at once (start-up, or a server coming back).
 CONNECT_LIMIT = 24
+#: Frames a file camera replayed `fast` decodes ahead of its analysis (decode and detection overlap;
+#: bounded). A paced replay reads in step with the analysis, so a mode switch retunes its sampler at
+#: once instead of after the frames already read ahead at the old rate.
+PREFETCH_FRAMES = 4
+#: The detections of a frame no active rule needs detected.
+EMPTY_DETECTIONS = merge_detections(())
 
 
 def decode_limit(cores: int | None = None) -> int:
@@ -77,6 +87,9 @@ class CameraWorker:
     gate: MotionGate | None = None
     last_verify_s: float = float("-inf")
     last_detections: sv.Detections | None = None  # reused on frames the motion gate skips
+    #: Frames deferred under motion, analysed when the next detector run settles them.
+    held: list[Frame] = field(default_factory=list)
+    ring: PacketRing | None = None  # the newest packets, for event clips (`record.clips`)
 
 
 class Runtime:
@@ -104,6 +117,7 @@ class Runtime:
                 {detector.name: detector},
                 max_batch=config.detector.batch_size,
                 max_wait_s=config.detector.batch_wait_ms / 1000,
+                workers=config.detector.workers(),
             )
         )
         self.workers: dict[str, CameraWorker] = {}
@@ -111,10 +125,16 @@ class Runtime:
         self.lateness = LatenessMonitor()
         self.connect_gate = Gate(CONNECT_LIMIT)
         self.decode_gate = Gate(decode_limit())
+        #: Memory of the frames all cameras hold for deferred detection, together.
+        self.held_budget = ByteBudget(DEFERRED_FRAMES_BYTES)
         live = sum(1 for camera in config.cameras if camera.enabled and not camera.is_file)
         self.pool = AnalysisPool(analysis_threads(live))
         for camera in config.cameras:
             if camera.enabled:
+                # event clips need the local sink's writer (a camera group's outbox has none yet)
+                clips = camera.record.clips and isinstance(sink, EventSink)
+                window_s = camera.record.pre_s + RING_SLACK_S
+                ring = PacketRing(camera.id, window_s=window_s, on_clip=sink.clips.submit) if clips else None
                 reader = StreamReader(
                     camera,
                     speed=speed,
@@ -122,11 +142,12 @@ class Runtime:
                     lateness=self.lateness,
                     connect_gate=self.connect_gate,
                     decode_gate=self.decode_gate,
+                    packet_tap=ring.tap if ring is not None else None,
                 )
                 pipeline = CameraPipeline(camera, config=config, modes=self.modes)
                 reader.sampler.retune(pipeline.analysis_fps)  # the mode's rate from the first frame
                 gate = MotionGate.from_config(config.detector)
-                self.workers[camera.id] = CameraWorker(camera, reader, pipeline, gate=gate)
+                self.workers[camera.id] = CameraWorker(camera, reader, pipeline, gate=gate, ring=ring)
         #: One lock per camera, held while it analyses a frame, so a checkpoint of its state (the
         #: cluster's group host) is taken between two frames.
         self.analysis_locks = {camera_id: threading.Lock() for camera_id in self.workers}
@@ -181,21 +202,27 @@ class Runtime:
         return {camera_id: worker.pipeline.status() for camera_id, worker in self.workers.items()}
 
     def detector_stats(self) -> dict[str, dict[str, int]]:
-        """Per camera: frames sent to the detector (`run`) and frames the motion gate skipped."""
-        return {
-            camera_id: {"run": worker.detections_run, "skipped": worker.detections_skipped}
-            for camera_id, worker in self.workers.items()
-        }
+        """Per camera: frames sent to the detector (`run`), frames the scheduling skipped
+        (`skipped`), and the gate's decisions by reason (`reason_motion`, `reason_still`, ...)."""
+        stats: dict[str, dict[str, int]] = {}
+        for camera_id, worker in self.workers.items():
+            counts = {"run": worker.detections_run, "skipped": worker.detections_skipped}
+            if worker.gate is not None:
+                counts.update({f"reason_{reason}": n for reason, n in sorted(worker.gate.reasons.items())})
+            stats[camera_id] = counts
+        return stats
 
     def _run_camera(self, worker: CameraWorker) -> None:
         try:
             limit = worker.camera.replay.max_stream_s
-            for frame in worker.reader.frames():
+            frames = worker.reader.frames()
+            if worker.reader.speed == "fast":  # unpaced: decode the next frames while this one is analysed
+                frames = prefetched(frames, PREFETCH_FRAMES)
+            for frame in frames:
                 if limit is not None and frame.stream_s > limit:
                     break
                 self._analyse(worker, frame)
-            for output in worker.pipeline.finish():
-                self._emit(output)
+            self._finish(worker)
         except Exception as exc:  # one camera's failure must never stop the others
             log.exception("camera %s stopped", worker.camera.id)
             worker.reader.health.set_state(StreamState.ERROR, f"{type(exc).__name__}: {exc}")
@@ -206,8 +233,7 @@ class Runtime:
         a thread is free, and finishes the camera's stays once the reader has ended."""
 
         def finish() -> None:
-            for output in worker.pipeline.finish():
-                self._emit(output)
+            self._finish(worker)
 
         def failed(exc: Exception) -> None:
             log.error("camera %s stopped", worker.camera.id, exc_info=exc)
@@ -222,22 +248,81 @@ class Runtime:
             self._analyse_frame(worker, frame)
 
     def _analyse_frame(self, worker: CameraWorker, frame: Frame) -> None:
-        decision = worker.gate.decide(frame.image, frame.stream_s, worker.camera.zones) if worker.gate else None
-        if decision is None or decision.run or worker.last_detections is None:
-            priority = worker.pipeline.priority
-            worker.last_detections = self.detector.detect(
-                worker.camera.id, frame.image, labels=worker.pipeline.needed_labels, priority=priority
-            )
-            worker.detections_run += 1
-        else:  # nothing moved in any zone: the last detections still hold, so tracks and timers go on
+        needs = worker.pipeline.detection_needs()
+        decision = None
+        if worker.gate is not None:
+            room = self.held_budget.take(frame.image.nbytes)  # given back below unless the frame is held
+            may_hold = room and not worker.pipeline.plan_changed()  # a mode switch applies without delay
+            decision = worker.gate.decide(frame.image, frame.stream_s, needs=needs, can_defer=may_hold)
+            if decision.reason == "defer":
+                worker.held.append(frame)  # analysed when the next run settles it
+                return
+            if room:
+                self.held_budget.give(frame.image.nbytes)
+        if not needs.labels:  # no active rule needs a detector label: nothing to detect
+            self._settle(worker, None)
+            worker.last_detections = EMPTY_DETECTIONS
             worker.detections_skipped += 1
-        detections = worker.last_detections
+        elif decision is None or decision.run or worker.last_detections is None:
+            fresh = self._detect(worker, frame)
+            calm = self._settle(worker, fresh)
+            if worker.gate is not None:
+                worker.gate.calm = calm
+            worker.last_detections = fresh
+        else:  # the rules need nothing new: the last detections still hold, so tracks and timers go on
+            worker.detections_skipped += 1
+        self._process(worker, frame, worker.last_detections)
+
+    def _detect(self, worker: CameraWorker, frame: Frame) -> sv.Detections:
+        worker.detections_run += 1
+        return self.detector.detect(
+            worker.camera.id, frame.image, labels=worker.pipeline.needed_labels, priority=worker.pipeline.priority
+        )
+
+    def _settle(self, worker: CameraWorker, fresh: sv.Detections | None) -> bool:
+        """Analyse the frames held since the last run, now that the run at their end gave `fresh`
+        (None: no run, e.g. the source ended): if the watched objects are the same as at the run
+        before them, they keep its detections; otherwise each is detected, in order. Returns
+        whether the watched objects were the same (the scene is calm)."""
+        held, worker.held = worker.held, []
+        before = worker.last_detections
+        unchanged = False
+        if fresh is not None and before is not None:
+            size = (held[0].width, held[0].height) if held else (0, 0)
+            if not held and worker.last_frame is not None:
+                size = (worker.last_frame.width, worker.last_frame.height)
+            zones = worker.pipeline.detection_needs().zones
+            unchanged = same_objects(before, fresh, worker.pipeline.needed_labels, zones, size)
+        if not held:
+            return unchanged
+        for frame in held:
+            self.held_budget.give(frame.image.nbytes)
+        for frame in held:
+            if unchanged and before is not None:
+                worker.detections_skipped += 1
+                detections = before
+            else:
+                detections = worker.last_detections = self._detect(worker, frame)
+                if worker.gate is not None:
+                    worker.gate.reasons["confirm"] += 1
+            self._process(worker, frame, detections)
+        return unchanged
+
+    def _process(self, worker: CameraWorker, frame: Frame, detections: sv.Detections) -> None:
+        """Tracking, rules and their outputs for one analysed frame with its detections."""
         worker.last_frame = frame
         worker.reader.health.mark(analysed=1)
         for output in worker.pipeline.process(frame, detections):
             self._emit(output)
         self._verify_clear_zones(worker, frame)
         worker.reader.sampler.retune(worker.pipeline.analysis_fps, frame.stream_s)  # a mode may change it
+
+    def _finish(self, worker: CameraWorker) -> None:
+        """The source ended: analyse any held frame, then close the camera's live stays."""
+        with self.analysis_locks[worker.camera.id]:
+            self._settle(worker, None)
+            for output in worker.pipeline.finish():
+                self._emit(output)
 
     def _verify_clear_zones(self, worker: CameraWorker, frame: Frame) -> None:
         """Every `VERIFY_EVERY_S` of stream time, tell the ledger which zones have stayed clear for
@@ -254,7 +339,14 @@ class Runtime:
     def _emit(self, output: Output) -> None:
         if isinstance(output, EventRecord):
             self.sink.record(output)
-            self.workers[output.camera_id].events += 1
+            worker = self.workers[output.camera_id]
+            worker.events += 1
+            if worker.ring is not None:  # its clip is written once post_s more stream time is read
+                record = worker.camera.record
+                name = self.sink.clip_name(output)
+                worker.ring.request(
+                    output.uid, name, trigger_s=output.triggered_s, pre_s=record.pre_s, post_s=record.post_s
+                )
         else:
             self.sink.end(output)
 

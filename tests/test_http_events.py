@@ -107,3 +107,4 @@ def test_prometheus_metrics(base_url: str) -> None:
         line = next(x for x in text.splitlines() if x.startswith(f"citywatch_camera_{counter}_total"))
         assert float(line.split()[-1]) >= 159  # 79.5 s at 2 fps
     assert 'citywatch_detections_total{camera="campus-road",decision="run"}' in text
+    assert 'citywatch_detection_reasons_total{camera="campus-road",reason="first"} 1.0' in text

@@ -63,10 +63,19 @@ class CameraCollector(Collector):
             family = CounterMetricFamily(
                 "citywatch_detections", "Detector decisions per camera", labels=["camera", "decision"]
             )
+            reasons = CounterMetricFamily(
+                "citywatch_detection_reasons",
+                "Detection scheduling decisions per camera and reason (motion, due, lost, recheck, still, ...)",
+                labels=["camera", "reason"],
+            )
             for camera_id, counts in self.context.detector_stats().items():
                 for decision, count in counts.items():
-                    family.add_metric([camera_id, decision], float(count))
+                    if decision.startswith("reason_"):
+                        reasons.add_metric([camera_id, decision.removeprefix("reason_")], float(count))
+                    else:
+                        family.add_metric([camera_id, decision], float(count))
             yield family
+            yield reasons
         yield from self._cluster()
 
     def _cluster(self) -> Iterator[GaugeMetricFamily]:

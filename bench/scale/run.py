@@ -73,7 +73,8 @@ def _wait_api(base: str, process: subprocess.Popen[bytes], timeout_s: float) -> 
     raise TimeoutError(f"{base} did not answer within {timeout_s:g}s")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop_child(process: subprocess.Popen[bytes]) -> None:
+    """Terminate a child process, killing it if it has not ended within 30 s."""
     process.terminate()
     try:
         process.wait(30)
@@ -116,7 +117,7 @@ def run_once(args: argparse.Namespace, folder: Path, server: RtspServer) -> dict
                     time.sleep(max(0.0, args.every - (time.monotonic() - t0 - now)))
             server_cores = (server.cpu_seconds() - server_cpu0) / (time.monotonic() - t0)
         finally:
-            _stop(process)
+            stop_child(process)
     summary = summarise(samples, args.cameras, start_t if start_t is not None else 0.0)
     latencies = event_latencies(folder / "citywatch.db")
     summary.update(

@@ -2,23 +2,43 @@
 
     citywatch models list [--manifest PATH] [--model-dir DIR]
     citywatch models add FILE --name NAME [--manifest PATH] [--backend B] [--labels cls=label,...]
+    citywatch models derive NAME --variant int8|dynamic-batch [--calibration VIDEO] [--out DIR]
 
 `list` prints each manifest entry with whether its file is present in the model store and matches
 its sha256 (exit status 1 when any is missing or corrupt). `add` hashes FILE and writes an entry
 to the chosen manifest (default `./models/models.yaml`); the weights file stays where it is and
-must be put in the model store ($CITYWATCH_MODEL_DIR or `detector.model_dirs`).
+must be put in the model store ($CITYWATCH_MODEL_DIR or `detector.model_dirs`). `derive` makes
+a variant of a stored model (INT8 calibrated on a video, or a dynamic-batch export) in a writable
+model directory (`--out`, default $CITYWATCH_MODEL_DIR, else `models/`) and records it in that
+directory's `derived.yaml` with its sha256 and provenance (exit 2: bad arguments; 3: the source
+model or the footage cannot be used, or the variant's recall vs FP32 is below `--min-recall`).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from datetime import UTC, datetime
+from importlib.metadata import version
 from pathlib import Path
 
-from citywatch.modelstore import BACKENDS, MANIFEST_NAME, ModelStoreError, add_model, model_status
+from citywatch.modelstore import (
+    BACKENDS,
+    DERIVED_MANIFEST_NAME,
+    MANIFEST_NAME,
+    ModelEntry,
+    ModelStoreError,
+    add_model,
+    coco_class_names,
+    model_status,
+    resolve_model,
+)
 from vision.offline import ensure_offline_ultralytics
 
 DEFAULT_DIRS = ["models", "../shared/models"]
+#: Variants `derive` makes (vision.detect.variants.VARIANTS, named here so the parser needs no model tools).
+VARIANT_NAMES = ("int8", "dynamic-batch")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,6 +66,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument("--licence", default="", help="the weights' licence")
     add.add_argument("--source", default="", help="where the weights came from")
     add.set_defaults(func=cmd_add)
+
+    derive = sub.add_parser("derive", help="derive an INT8 or dynamic-batch variant of a stored model")
+    derive.add_argument("name", help="the stored model (manifest name or file name), e.g. yolox-nano-coco")
+    derive.add_argument("--variant", required=True, choices=VARIANT_NAMES, help="what to derive")
+    derive.add_argument("--calibration", type=Path, default=None, help="video to calibrate (int8) and validate on")
+    derive.add_argument("--frames", type=int, default=32, help="calibration frames, spread over the video")
+    derive.add_argument("--out", type=Path, default=None, help="writable model dir ($CITYWATCH_MODEL_DIR, else models)")
+    derive.add_argument("--model-dir", action="append", default=None, help="where to find NAME (repeatable)")
+    derive.add_argument("--min-recall", type=float, default=0.95, help="refuse a variant below this recall vs FP32")
+    derive.set_defaults(func=cmd_derive)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -94,6 +124,80 @@ def cmd_add(args: argparse.Namespace) -> int:
         return 2
     print(f"added {entry.name} ({entry.file}, sha256 {entry.sha256}) to {args.manifest}")
     print("put the file in the model store ($CITYWATCH_MODEL_DIR or detector.model_dirs) to use it")
+    return 0
+
+
+def derive_variant(
+    name: str,
+    variant: str,
+    out_dir: Path,
+    model_dirs: list[str],
+    calibration: Path | None = None,
+    frames: int = 32,
+    min_recall: float = 0.95,
+) -> ModelEntry:
+    """Derive `variant` of the stored model `name` into `out_dir` and record it in
+    `out_dir/derived.yaml`; `ModelStoreError` for a missing or corrupt source, `ValueError` for bad
+    footage, a bad variant or a variant whose recall vs FP32 is below `min_recall` (not recorded)."""
+    # deferred: onnx and the quantisation tools load only when a variant is derived
+    from vision.detect.variants import derive
+
+    resolved = resolve_model(name, model_dirs)
+    source = resolved.entry or ModelEntry(name=resolved.path.stem, file=resolved.path.name, backend="yolox_onnx")
+    if source.backend not in ("auto", "yolox_onnx") or resolved.path.suffix.lower() != ".onnx":
+        raise ValueError(f"model {resolved.path}: only YOLOX-style ONNX models have derived variants")
+    if calibration is not None and not calibration.is_file():
+        raise ValueError(f"calibration video {calibration} not found")
+    suffix = {"int8": "int8", "dynamic-batch": "dynamic"}[variant]
+    target = out_dir / f"{resolved.path.stem}.{suffix}.onnx"
+    class_names = source.class_names or coco_class_names()
+    provenance = derive(resolved.path, target, variant, class_names, calibration, frames, size=source.input_size or 416)
+    accuracy = provenance.get("accuracy_vs_fp32")
+    if isinstance(accuracy, dict) and float(accuracy["recall"]) < min_recall:
+        target.unlink(missing_ok=True)
+        raise ValueError(
+            f"{variant} variant of {resolved.path}: recall {accuracy['recall']} vs FP32 on {calibration} is below "
+            f"{min_recall}; not recorded (lower --min-recall to keep it anyway)"
+        )
+    provenance |= {
+        "source_model": source.name,
+        "source_file": str(resolved.path),
+        "source_sha256": source.sha256 or "",
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "tools": {tool: version(tool) for tool in ("onnx", "onnxruntime")},
+    }
+    return add_model(
+        target,
+        f"{source.name}-{variant}",
+        out_dir / DERIVED_MANIFEST_NAME,
+        backend="yolox_onnx",
+        label_mapping=source.label_mapping,
+        input_size=source.input_size,
+        class_names=class_names,
+        licence=source.licence,
+        source=f"derived ({variant}) from {source.name}, sha256 {source.sha256 or 'unchecked'}",
+        provenance=provenance,
+    )
+
+
+def cmd_derive(args: argparse.Namespace) -> int:
+    """Derive and record a variant; 3 when the source model or the footage cannot be used or the
+    variant fails its accuracy floor (argparse exits 2 on bad arguments, such as an unknown variant)."""
+    out_dir = args.out or Path(os.environ.get("CITYWATCH_MODEL_DIR") or "models")
+    try:
+        entry = derive_variant(
+            args.name, args.variant, out_dir, args.model_dir or DEFAULT_DIRS, args.calibration, args.frames,
+            args.min_recall,
+        )  # fmt: skip
+    except (ModelStoreError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    accuracy = entry.provenance.get("accuracy_vs_fp32")
+    print(f"derived {entry.name}: {out_dir / entry.file} (sha256 {entry.sha256}) in {out_dir / DERIVED_MANIFEST_NAME}")
+    if accuracy:
+        print(
+            f"vs FP32: recall {accuracy['recall']}, precision {accuracy['precision']}, mean IoU {accuracy['mean_iou']}"
+        )
     return 0
 
 

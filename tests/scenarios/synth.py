@@ -3,6 +3,8 @@
 * `litter_clip`: a plastic bag dropped on the grass at `appear_s` and left there;
 * `water_clip`: a road region progressively covered by a reflective water layer from `start_s`
   to `full_s`, removed at `recede_s` (the water "drains" at once);
+* `arrival_clip`: the parked vehicles hidden behind a patch of kerb until `appear_s`, when they
+  appear at once (an arrival at a known frame, while pedestrians keep the scene moving);
 * `control_clip`: the same frames untouched.
 
 Clips are written with PyAV (MPEG-4 Part 2 in AVI, high quality) at the source's 10 fps. Each
@@ -152,6 +154,26 @@ def water_clip(
     write_clip(path, vtest_frames(duration_s), lambda i, img: _water(img, scale_at(i / FPS), i))
     crossed = next(i / FPS for i in range(round(duration_s * FPS)) if water_coverage(scale_at(i / FPS)) >= threshold)
     return {"start_s": start_s, "full_s": full_s, "recede_s": recede_s, "above_threshold_s": crossed}
+
+
+#: The two parked vehicles (the van and the car at the kerb), pixels of a 768x576 frame.
+PARKED_BOX = (636, 30, 768, 110)
+
+
+def _hide_parked(image: np.ndarray) -> np.ndarray:
+    """Cover the parked vehicles with a blurred, flat patch of the kerb's own colour."""
+    out = image.copy()
+    x1, y1, x2, y2 = PARKED_BOX
+    ring = np.concatenate([image[y1 - 8 : y1, x1:x2].reshape(-1, 3), image[y2 : y2 + 8, x1:x2].reshape(-1, 3)])
+    out[y1:y2, x1:x2] = np.median(ring, axis=0).astype(np.uint8)
+    return out
+
+
+def arrival_clip(path: Path, appear_s: float = 12.2, duration_s: float = 45.0) -> dict:
+    """vtest with the parked vehicles hidden until `appear_s`; returns the truth."""
+    first = round(appear_s * FPS)
+    write_clip(path, vtest_frames(duration_s), lambda i, img: img if i >= first else _hide_parked(img))
+    return {"appear_s": first / FPS, "box": PARKED_BOX, "path": path}
 
 
 def control_clip(path: Path, duration_s: float = 30.0) -> dict:

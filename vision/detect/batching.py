@@ -1,10 +1,12 @@
 """Cross-camera micro-batching in front of one `Detector`: the interface camera workers use.
 
-`detect(camera_id, image)` (or `submit`, which returns a future) is safe from any thread. One
-worker thread forms batches across cameras up to `max_batch` or a deadline, serving high-priority
-cameras first when it is saturated. For backends that split into stages (YOLOX on onnxruntime),
-`detect` letterboxes and decodes in the calling camera thread and the worker runs only the model,
-so pre/post-processing of many cameras overlaps inference.
+`detect(camera_id, image)` (or `submit`, which returns a future) is safe from any thread. A few
+worker threads (`workers`, default one) form batches across cameras up to `max_batch` or a
+deadline, serving high-priority cameras first when saturated; they share the model's session
+(onnxruntime's `run` is thread-safe), so with one inference thread per call, `workers` calls run on
+as many cores at once: a small pool instead of one call spread over every core. For backends that
+split into stages (YOLOX on onnxruntime), `detect` letterboxes and decodes in the calling camera
+thread and the workers run only the model, so pre/post-processing of many cameras overlaps inference.
 """
 
 from __future__ import annotations
@@ -53,7 +55,14 @@ class BatchingDetector:
         >>> detections = batching.detect("cam-1", frame.image)  # doctest: +SKIP
     """
 
-    def __init__(self, detector: Detector, max_batch: int = 1, max_wait_s: float = 0.02, max_pending: int = 256):
+    def __init__(
+        self,
+        detector: Detector,
+        max_batch: int = 1,
+        max_wait_s: float = 0.02,
+        max_pending: int = 256,
+        workers: int = 1,
+    ):
         self.detector = detector
         self.requested_batch = max(1, int(max_batch))
         #: The batch actually formed: never more than one model call takes (waiting for frames the
@@ -67,8 +76,13 @@ class BatchingDetector:
         self.frames = 0
         #: Frames detected per camera.
         self.per_camera: Counter[str] = Counter()
-        self._thread = threading.Thread(target=self._serve, name=f"detector-{detector.name}", daemon=True)
-        self._thread.start()
+        self._count = threading.Lock()
+        self._threads = [
+            threading.Thread(target=self._serve, name=f"detector-{detector.name}-{i}", daemon=True)
+            for i in range(max(1, int(workers)))
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def _put(self, request: _Request, priority: int, block: bool, timeout: float | None) -> None:
         if self._closed:
@@ -107,8 +121,10 @@ class BatchingDetector:
         if self._closed:
             return
         self._closed = True
-        self._queue.put((_SENTINEL_RANK, next(self._seq), None))
-        self._thread.join(timeout=10)
+        for _ in self._threads:  # one stop marker per worker, after every queued request
+            self._queue.put((_SENTINEL_RANK, next(self._seq), None))
+        for thread in self._threads:
+            thread.join(timeout=10)
 
     def _serve(self) -> None:
         while True:
@@ -128,7 +144,7 @@ class BatchingDetector:
                 except queue.Empty:
                     break
                 if item is None:
-                    stop = True
+                    stop = True  # that marker was this worker's: it stops after this batch
                     break
                 batch.append(item)
             self._run(batch)
@@ -151,8 +167,10 @@ class BatchingDetector:
             for request in batch:
                 request.future.set_exception(exc)
             return
-        self.batches += 1
-        self.frames += len(batch)
+        with self._count:
+            self.batches += 1
+            self.frames += len(batch)
+            for request in batch:
+                self.per_camera[request.camera_id] += 1
         for request, result in zip(batch, results, strict=True):
-            self.per_camera[request.camera_id] += 1
             request.future.set_result(result)

@@ -95,11 +95,28 @@ def open_detector(spec: ModelSpec, config: DetectorConfig) -> Detector:
     input_size = config.input_size or spec.input_size
     class_names = list(spec.class_names)
     try:
-        if spec.backend == "yolox_onnx":
+        if spec.backend == "yolox_onnx" and config.engine == "openvino":
+            try:
+                # deferred: OpenVINO is an optional extra, loaded only for `detector.engine: openvino`
+                from vision.detect.backends.openvino_backend import OpenVinoBackend
+            except ImportError as exc:
+                raise DetectorError(
+                    f"model {spec.path}: detector.engine is openvino but OpenVINO is not installed ({exc}); "
+                    "pip install 'citywatch[openvino]'"
+                ) from None
+            # precision None: the plugin's default (bf16 where the CPU has it; docs/benchmarks.md)
+            backend: Backend = OpenVinoBackend(
+                spec.path, input_size, config.threads, config.confidence, config.iou, precision=None
+            )
+            if not class_names:
+                raise DetectorError(f"model {spec.path}: no class names (give them in its manifest entry)")
+        elif spec.backend == "yolox_onnx":
             # deferred: onnxruntime loads only for the models that use it
             from vision.detect.backends.yolox_onnx import YoloxOnnxBackend
 
-            backend: Backend = YoloxOnnxBackend(spec.path, input_size, config.threads, config.confidence, config.iou)
+            backend = YoloxOnnxBackend(
+                spec.path, input_size, config.threads, config.confidence, config.iou, spin=config.spin
+            )
             if not class_names:
                 raise DetectorError(f"model {spec.path}: no class names (give them in its manifest entry)")
         elif spec.backend == "ultralytics":

@@ -30,12 +30,14 @@ class DetectorSet:
         >>> detectors.detect("cam-1", frame.image, labels=["vehicle", "litter"])  # doctest: +SKIP
     """
 
-    def __init__(self, detectors: Mapping[str, Detector], max_batch: int = 1, max_wait_s: float = 0.02):
+    def __init__(
+        self, detectors: Mapping[str, Detector], max_batch: int = 1, max_wait_s: float = 0.02, workers: int = 1
+    ):
         if not detectors:
             raise DetectorError("a detector set needs at least one detector")
         self.detectors = dict(detectors)
         self.batching = {
-            name: BatchingDetector(det, max_batch=max_batch, max_wait_s=max_wait_s)
+            name: BatchingDetector(det, max_batch=max_batch, max_wait_s=max_wait_s, workers=workers)
             for name, det in self.detectors.items()
         }
         #: Calls per detector name.

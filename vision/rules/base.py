@@ -226,6 +226,25 @@ class StayRule:
     def live_stays(self) -> tuple[Stay, ...]:
         return self.state.stays
 
+    def tracked_stays(self) -> tuple[Stay, ...]:
+        """Live stays of detector-tracked objects (what a fresh detection can confirm or end)."""
+        return tuple(stay for stay in self.state.stays if stay.track_id >= 0)
+
+    def next_due_s(self) -> float | None:
+        """Earliest stream time at which a live, detector-tracked stay would trigger if its object
+        is still there (its dwell reaches the minimum, after any cooldown of its zone), or None."""
+        gates = dict(self.state.gates)
+        due: float | None = None
+        for stay in self.tracked_stays():
+            if stay.triggered_s is not None or stay.stay_id in self.state.muted:
+                continue
+            at = stay.first_seen_s + self.params.min_dwell_s
+            gate = gates.get(stay.zone_id)
+            if gate is not None and gate.last_fired_s is not None and self.params.cooldown_s > 0:
+                at = max(at, gate.last_fired_s + self.params.cooldown_s)
+            due = at if due is None else min(due, at)
+        return due
+
     def finish(self, now_s: float) -> list[StayUpdate]:
         """End every live stay (the source ended, or the rule went idle); returns their `ended` updates."""
         updates = [StayUpdate("ended", stay, now_s) for stay in self.state.stays]
@@ -266,6 +285,15 @@ class RuleEvaluator(Protocol):
     def middle_after_s(self) -> float: ...
 
     def live_stays(self) -> tuple[Stay, ...]: ...
+
+    def tracked_stays(self) -> tuple[Stay, ...]:
+        """Live stays a fresh detection can confirm or end (detector-tracked objects)."""
+        ...
+
+    def next_due_s(self) -> float | None:
+        """Earliest stream time at which the rule would raise if what it watches is still there and
+        the raise rests on the detector (the frame a fresh detection must confirm), or None."""
+        ...
 
     def evaluate(
         self, objects: Sequence[TrackedObject], now_s: float, width: int, height: int, image: np.ndarray | None = None

@@ -131,6 +131,21 @@ class WaterloggingRule:
     def live_stays(self) -> tuple[Stay, ...]:
         return ()
 
+    def tracked_stays(self) -> tuple[Stay, ...]:
+        return ()
+
+    def next_due_s(self) -> float | None:
+        """With the detector as a source, the end of the persistence of a zone above its threshold
+        (the raise a fresh detection must confirm); the baseline measures every frame itself."""
+        if not self.use_detector:
+            return None
+        due = [
+            state.above_since_s + self.params.persist_s
+            for state in self.states.values()
+            if state.raised_s is None and state.above_since_s is not None
+        ]
+        return min(due, default=None)
+
     def measure(
         self, objects: Sequence[TrackedObject], width: int, height: int, image: np.ndarray | None
     ) -> dict[str, float] | None:

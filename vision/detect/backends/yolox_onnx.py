@@ -84,7 +84,36 @@ def decode(
     )
 
 
-class YoloxOnnxBackend:
+class YoloxStages:
+    """The stages every YOLOX engine shares around its model call: `preprocess` (letterbox, any
+    thread) and `postprocess` (decode and NMS, any thread); calling the backend runs
+    preprocess, the engine's own `infer`, then postprocess. Engines set `size`, `grid`, `strides`,
+    `confidence` and `iou`."""
+
+    size: int
+    grid: np.ndarray
+    strides: np.ndarray
+    confidence: float
+    iou: float
+
+    def infer(self, tensors: Sequence[np.ndarray]) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, float]:
+        """Letterboxed CHW float32 tensor and its scale ratio."""
+        return letterbox(image, self.size)
+
+    def postprocess(self, raw: np.ndarray, ratio: float) -> sv.Detections:
+        """Boxes in image pixels, NMS'd, with class ids."""
+        return decode(raw, self.grid, self.strides, ratio, self.confidence, self.iou)
+
+    def __call__(self, images: Sequence[np.ndarray]) -> list[sv.Detections]:
+        prepared = [self.preprocess(image) for image in images]
+        raws = self.infer([tensor for tensor, _ in prepared])
+        return [self.postprocess(raw, ratio) for raw, (_, ratio) in zip(raws, prepared, strict=True)]
+
+
+class YoloxOnnxBackend(YoloxStages):
     """onnxruntime session over a YOLOX ONNX file, in three stages so that callers can spread them:
     `preprocess` (any thread), `infer` (the model: one session call per batch the file accepts) and
     `postprocess` (any thread). Calling the backend runs all three.
@@ -124,10 +153,6 @@ class YoloxOnnxBackend:
         self.grid, self.strides = make_grid(self.size)
         self.confidence, self.iou = confidence, iou
 
-    def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, float]:
-        """Letterboxed CHW float32 tensor and its scale ratio."""
-        return letterbox(image, self.size)
-
     def infer(self, tensors: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Raw predictions, one [N, 5 + classes] array per tensor."""
         out: list[np.ndarray] = []
@@ -137,12 +162,3 @@ class YoloxOnnxBackend:
             (raw,) = self.session.run(None, {self.input_name: batch})
             out.extend(raw[i] for i in range(len(chunk)))
         return out
-
-    def postprocess(self, raw: np.ndarray, ratio: float) -> sv.Detections:
-        """Boxes in image pixels, NMS'd, with class ids."""
-        return decode(raw, self.grid, self.strides, ratio, self.confidence, self.iou)
-
-    def __call__(self, images: Sequence[np.ndarray]) -> list[sv.Detections]:
-        prepared = [self.preprocess(image) for image in images]
-        raws = self.infer([tensor for tensor, _ in prepared])
-        return [self.postprocess(raw, ratio) for raw, (_, ratio) in zip(raws, prepared, strict=True)]
