@@ -118,7 +118,9 @@ def test_steady_cameras_online_at_analysis_rate(steady: list[Camera], others_kee
     for cam in steady:
         snap = health_snapshot(cam.reader.health)
         assert snap["state"] == StreamState.ONLINE
-        assert 8.0 <= snap["input_fps"] <= 12.0, snap
+        # a 10 fps source over a few seconds' window: +-2.5 fps allows a frame or two of window edge
+        # and a moment of CPU contention from the suite on 2 cores (7.94 seen once in CI)
+        assert 7.5 <= snap["input_fps"] <= 12.5, snap
         assert abs(snap["analysed_fps"] - cam.reader.sampler.fps) < 0.5, snap
         assert snap["decode"] == ("keyframes" if cam.reader.sampler.fps == 1.0 else "all")
         assert all(b > a for a, b in zip(cam.stream_times, cam.stream_times[1:], strict=False))
