@@ -42,6 +42,17 @@ KERB_ZONE = [[0.83, 0.05], [0.94, 0.05], [0.94, 0.25], [0.83, 0.25]]
 # --- config builders -----------------------------------------------------------------------------
 
 
+def kerb_rule(min_dwell_s: float = 20) -> dict:
+    """The demo's illegal-parking rule on its `kerb` zone (vehicles only)."""
+    return {
+        "id": "kerb-no-parking",
+        "type": "illegal_parking",
+        "zones": ["kerb"],
+        "labels": ["car", "truck", "bus", "motorcycle"],
+        "min_dwell_s": min_dwell_s,
+    }
+
+
 def demo_config_dict(tmp_path: Path, **camera_overrides: object) -> dict:
     """The demo config as a dict, with storage under tmp_path and absolute media/model paths;
     like configs/demo.yaml it opens reads to callers without a token (`api.anonymous_read`)."""
@@ -53,15 +64,7 @@ def demo_config_dict(tmp_path: Path, **camera_overrides: object) -> dict:
         "url": str(VTEST),
         "analysis_fps": 2,
         "zones": [{"id": "kerb", "polygon": KERB_ZONE}],
-        "rules": [
-            {
-                "id": "kerb-no-parking",
-                "type": "illegal_parking",
-                "zones": ["kerb"],
-                "labels": ["car", "truck", "bus", "motorcycle"],
-                "min_dwell_s": 20,
-            }
-        ],
+        "rules": [kerb_rule()],
     }
     camera.update(camera_overrides)
     return {
@@ -91,19 +94,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_healthy(base: str, timeout_s: float = 60.0, process: subprocess.Popen | None = None) -> None:
-    """Wait until `GET {base}/healthz` answers 200; fail early if `process` (the server) exits."""
+def wait_healthy(
+    base: str, timeout_s: float = 60.0, process: subprocess.Popen | None = None, path: str = "/healthz"
+) -> None:
+    """Wait until `GET {base}{path}` answers 200; fail early if `process` (the server) exits."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}")
         try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+            if httpx.get(f"{base}{path}", timeout=10).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise TimeoutError(f"{base} did not become healthy")
+    raise TimeoutError(f"{base}{path} did not answer 200 within {timeout_s:g}s")
 
 
 class ThreadServer:

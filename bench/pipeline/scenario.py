@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.support import KERB_ZONE, MODEL_DIR, VTEST
+from tests.support import KERB_ZONE, MODEL_DIR, VTEST, kerb_rule
 
 #: Both parked vehicles (van and car) on the double yellow lines.
 KERB_BOTH = [[0.83, 0.05], [1.0, 0.05], [1.0, 0.25], [0.83, 0.25]]
@@ -58,7 +58,7 @@ def live_camera(index: int, url: str) -> dict[str, Any]:
         "url": url,
         "analysis_fps": 1,
         "zones": [{"id": "kerb", "polygon": KERB_ZONE}],
-        "rules": [{"id": "kerb-no-parking", "type": "illegal_parking", "zones": ["kerb"], "min_dwell_s": 20}],
+        "rules": [kerb_rule()],
     }
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.rtsp.fixtures import make_clip
-from tests.support import KERB_ZONE, MODEL_DIR, VTEST
+from tests.support import KERB_ZONE, MODEL_DIR, VTEST, kerb_rule
 
 CLIP_DIR = Path(os.environ.get("CITYWATCH_BENCH_CLIPS", "/tmp/citywatch-bench"))
 WIDTH, HEIGHT, FPS, GOP = 352, 288, 5, 50
@@ -52,15 +52,8 @@ def camera(index: int, url: str) -> dict[str, Any]:
         "url": url,
         "analysis_fps": 0.1,
         "zones": [{"id": "kerb", "polygon": KERB_ZONE}],
-        "rules": [
-            {
-                "id": "kerb-no-parking",
-                "type": "illegal_parking",
-                "zones": ["kerb"],
-                "labels": ["car", "truck", "bus", "motorcycle"],
-                "min_dwell_s": 20 + index % 60,  # spread: cameras of a city do not all trigger in one second
-            }
-        ],
+        # the dwell spreads from 20 to 79 s: the cameras of a city do not all trigger in one second
+        "rules": [kerb_rule(min_dwell_s=20 + index % 60)],
     }
 
 
