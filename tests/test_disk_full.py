@@ -87,6 +87,7 @@ def _config(tmp_path: Path, disk: Disk) -> CitywatchConfig:
     )  # people stopping on the road: a dozen events in the clip, to be held while the disk is full
     data["storage"]["evidence_dir"] = str(disk.root / "evidence")
     data["storage"]["spool_path"] = str(disk.root / "spool.db")  # the spool on the same (full) disk
+    data["storage"]["recordings_dir"] = str(tmp_path / "recordings")  # event clips on a volume of their own
     return CitywatchConfig.model_validate(data)
 
 

@@ -3,7 +3,9 @@ written to a temporary file, fsync'd and renamed, by one background `ClipWriter`
 
 A codec the `mp4` muxer refuses (vtest.avi's MS-MPEG4 v3) is written by the `mov` muxer into the
 same `.mp4` file name (ffprobe and players read it; browsers play only H.264 and friends). The
-writer keeps the recordings directory under its byte limit by refusing new clips beyond it.
+writer keeps the recordings directory under its byte limit by refusing new clips beyond it, and
+never takes the last `FREE_RESERVE_BYTES` (or tenth) of its disk: clips yield to the evidence photos and the
+spool, which may share it (a clip refused leaves its event whole, with `clip` null).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import errno
 import logging
 import os
 import queue
+import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -103,6 +106,21 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+#: Free space a clip never takes on the recordings disk (left to evidence JPEGs and the spool):
+#: this much, or a tenth of a smaller disk.
+FREE_RESERVE_BYTES = 64 * 2**20
+
+
+def free_bytes(root: Path) -> tuple[int, int]:
+    """(free bytes, the reserve a clip must leave) on the filesystem of `root` (or of its nearest
+    existing parent)."""
+    folder = root
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    usage = shutil.disk_usage(folder)
+    return usage.free, min(FREE_RESERVE_BYTES, usage.total // 10)
+
+
 def recordings_size(root: Path) -> int:
     """Bytes of the clips under `root` (0 when it does not exist)."""
     return sum(p.stat().st_size for p in root.rglob("*.mp4") if p.is_file()) if root.is_dir() else 0
@@ -168,6 +186,10 @@ class ClipWriter:
                 self._used = recordings_size(self.root)
             if self._used + clip.size > self.max_bytes:
                 return None, f"recordings over their limit ({self._used / 1e9:.2f} of {self.max_bytes / 1e9:g} GB)"
+            free, reserve = free_bytes(self.root)
+            if free - clip.size < reserve:
+                room = f"{free / 2**20:.1f} MiB free, the last {reserve / 2**20:.1f} MiB kept for evidence"
+                return None, f"recordings disk full ({self.root}: {room})"
             written = write_clip(clip, self.root / clip.name)
         except OSError as exc:
             return None, f"{DISK_ERRORS.get(exc.errno or 0, 'recordings not writable')} ({self.root}): {exc.strerror}"
