@@ -4,6 +4,7 @@ and the end of the stay behind it (`EventEnd`). The sink (`citywatch.sink`) make
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,12 @@ class EventEnd:
     camera_id: str
     ended_s: float
     duration_s: float
+
+
+def clip_name(record: EventRecord) -> str:
+    """Where a record's clip goes, relative to the recordings directory: <camera>/<UTC day>/<uid>.mp4."""
+    day = datetime.fromtimestamp(record.occurred_wall_s, UTC).strftime("%Y%m%d")
+    return f"{record.camera_id}/{day}/{record.uid}.mp4"
 
 
 #: What a camera pipeline outputs.

@@ -146,6 +146,7 @@ class GroupHost:
         self.outbox = Outbox(config.cluster.outbox_max)
         self.modes = ModeHolder(self.config)
         self.runtime: Runtime | None = None
+        self.sink: OutboxSink | None = None
         self._last_checkpoint = 0.0
         self._checkpoint_no = 0
         #: Per camera, the stays whose (entry, middle) photos the driver holds (acknowledged).
@@ -168,7 +169,13 @@ class GroupHost:
         if mode is not None and mode != self.modes.mode:
             self.modes.set(mode, "driver", via="cluster")
         detector = self.open_detector()
-        sink = cast(EventSink, OutboxSink(self.outbox))  # the runtime calls record, end, zone_clear only
+        storage = self.config.storage
+        self.sink = OutboxSink(
+            self.outbox,
+            recordings_dir=storage.recordings_root,
+            max_recordings_bytes=int(storage.max_recordings_gb * 1e9),
+        )
+        sink = cast(EventSink, self.sink)  # the runtime calls record, end, zone_clear, clips, clip_name only
         runtime = Runtime(self.config, detector, sink, modes=self.modes)
         for camera_id, checkpoint in checkpoints.items():
             worker = runtime.workers.get(camera_id)
@@ -269,3 +276,5 @@ class GroupHost:
         self.outbox.close()
         if self.runtime is not None:
             self.runtime.stop()
+        if self.sink is not None:
+            self.sink.close()  # the clips being written: their outcomes go into the outbox

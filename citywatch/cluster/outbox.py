@@ -2,7 +2,9 @@
 JPEG bytes, their ends, zone-clear notices), held in order until the driver acknowledges it.
 
 The group host's `OutboxSink` stands where a process's `EventSink` stands (the runtime calls
-`record`, `end` and `zone_clear`) but only queues; the driver pulls `pending()` batches, stores
+`record`, `end`, `zone_clear` and, for event clips, `clips` and `clip_name`) but only queues: a
+clip is written here, into the shared recordings directory, and its outcome (`ClipReady`) queued
+behind its event; the driver pulls `pending()` batches, stores
 them through the real sink and acknowledges with `ack(seq)`. The outbox is bounded: when it is
 full a camera waits (back-pressure, nothing dropped). Entries are numbered; a message stays until
 acknowledged, so one re-sent after a lost reply is stored once (the sink is idempotent by uid).
@@ -14,11 +16,13 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 
-from citywatch.events import EventEnd, EventRecord
+from citywatch.events import EventEnd, EventRecord, clip_name
+from vision.record import ClipWriter
 
-Kind = Literal["event", "end", "clear"]
+Kind = Literal["event", "end", "clear", "clip"]
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,18 @@ class ZoneClear:
     clear_since: datetime
 
 
-Message = EventRecord | EventEnd | ZoneClear
+@dataclass(frozen=True)
+class ClipReady:
+    """The outcome of an event's clip, written by the group into the shared recordings directory:
+    `clip` relative to it, or None with the `reason` no clip was written."""
+
+    uid: str
+    camera_id: str
+    clip: str | None
+    reason: str | None = None
+
+
+Message = EventRecord | EventEnd | ZoneClear | ClipReady
 
 
 @dataclass(frozen=True)
@@ -132,9 +147,16 @@ class OutboxSink:
 
     database = None  # the group has no database: its mode comes from the driver
 
-    def __init__(self, outbox: Outbox):
+    def __init__(self, outbox: Outbox, recordings_dir: Path | None = None, max_recordings_bytes: int = 500 * 10**9):
         self.outbox = outbox
         self.listeners: list[Any] = []
+        #: Where the group writes its cameras' event clips (the driver's, on storage every node mounts);
+        #: None: the group records no clips.
+        self.recordings_dir = recordings_dir
+        self.max_recordings_bytes = max_recordings_bytes
+        self._clips: ClipWriter | None = None
+        self._camera_of: dict[str, str] = {}  # event uid -> camera, for clips being written
+        self._lock = threading.Lock()
 
     def record(self, record: EventRecord) -> dict[str, Any]:
         seq = self.outbox.put(record)
@@ -146,3 +168,33 @@ class OutboxSink:
     def zone_clear(self, camera_id: str, zone_id: str, type_: str, clear_since: datetime) -> list[int]:
         self.outbox.put(ZoneClear(camera_id, zone_id, type_, clear_since))
         return []  # the driver verifies the cases when it stores the notice
+
+    def clip_name(self, record: EventRecord) -> str:
+        with self._lock:
+            self._camera_of[record.uid] = record.camera_id
+        return clip_name(record)
+
+    @property
+    def clips(self) -> ClipWriter:
+        """The group's clip writer (started at first use); each outcome goes into the outbox."""
+        if self.recordings_dir is None:
+            raise RuntimeError("this group records no clips (no recordings directory)")
+        with self._lock:
+            if self._clips is None:
+                self._clips = ClipWriter(
+                    self.recordings_dir, max_bytes=self.max_recordings_bytes, on_done=self.attach_clip
+                )
+            return self._clips
+
+    def attach_clip(self, uid: str, clip: str | None, reason: str | None = None) -> None:
+        """A clip's outcome, queued for the driver behind its event (the driver points the row at it)."""
+        with self._lock:
+            camera_id = self._camera_of.pop(uid, "")
+        self.outbox.put(ClipReady(uid, camera_id, clip, reason))
+
+    def close(self) -> None:
+        """Finish the clips being written (their outcomes go into the outbox for the last pull)."""
+        with self._lock:
+            clips, self._clips = self._clips, None
+        if clips is not None:
+            clips.close()

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from citywatch.cluster.group_host import CameraCheckpoint, GroupReport, merge_photos
-from citywatch.cluster.outbox import ZoneClear
+from citywatch.cluster.outbox import ClipReady, ZoneClear
 from citywatch.events import EventEnd, EventRecord
 from citywatch.sink import EventSink
 from vision.streams import StreamHealth, StreamState
@@ -163,6 +163,8 @@ class Supervisor:
             self.sink.record(message)
         elif isinstance(message, EventEnd):
             self.sink.end(message)
+        elif isinstance(message, ClipReady):
+            self.sink.attach_clip(message.uid, message.clip, message.reason)
         elif isinstance(message, ZoneClear):
             verified = self.sink.zone_clear(message.camera_id, message.zone_id, message.rule_type, message.clear_since)
             if verified:
