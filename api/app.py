@@ -14,7 +14,21 @@ from fastapi import FastAPI
 from api import live, middleware
 from api.deps import AppContext
 from api.errors import install_error_handlers
-from api.routes import cameras, case_photos, cases, cluster, console, events, health, metrics, mode, stats, users
+from api.routes import (
+    cameras,
+    case_photos,
+    cases,
+    cluster,
+    console,
+    events,
+    health,
+    live_video,
+    metrics,
+    mode,
+    recordings,
+    stats,
+    users,
+)
 from api.routes import live as live_routes
 from citywatch import __version__
 from citywatch.cluster import Engine, InlineEngine
@@ -61,6 +75,8 @@ def create_app(config: CitywatchConfig, database: Database, publisher: Publisher
         mode,
         console,
         live_routes,
+        live_video,
+        recordings,
     ):
         app.include_router(module.router)
     app.include_router(cameras.images)
@@ -82,6 +98,8 @@ def attach_pipeline(app: FastAPI, runtime: Runtime | Engine | None = None, sink:
         context.degraded = sink.problems  # a failing evidence disk, events held in memory: /healthz says so
     if isinstance(runtime, Runtime):
         runtime = InlineEngine(runtime)
+    if isinstance(runtime, InlineEngine):  # live view needs the camera's reader in this process
+        context.live_video = runtime.runtime.live
     if runtime is not None:
         context.placement = runtime.placement
         context.cluster = runtime.cluster

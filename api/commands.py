@@ -54,6 +54,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from api.app import attach_pipeline, create_app, freeze_startup_heap
     from citywatch.cluster import open_engine
+    from citywatch.recordings.maintainer import Maintainer
     from citywatch.startup import close_sink, open_pipeline
 
     config = load_config(args.config)
@@ -63,6 +64,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     attach_pipeline(app, runtime=runtime, sink=sink)
     host, port = args.host or config.api.host, args.port or config.api.port
     freeze_startup_heap()
+    maintainer = Maintainer(config, database)  # repairs a crash's .part segments before recording starts
+    maintainer.start()
     runtime.start()
     if sink.publisher is not None:
         sink.publisher.report_status(runtime.health)
@@ -76,6 +79,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=3)
     finally:
         runtime.stop()
+        maintainer.stop()
         close_sink(sink)
         database.dispose()
     return 0

@@ -23,6 +23,7 @@ from citywatch.domain.db import Database
 from citywatch.modes import ModeHolder
 from citywatch.uptime import UptimeTracker
 from vision.frames import Frame
+from vision.record.live import LiveHub
 from vision.streams import StreamHealth
 
 
@@ -48,6 +49,8 @@ class AppContext:
     #: Why the service is degraded though it answers (a full evidence disk, events held in memory):
     #: each a short sentence; `/healthz` lists them and answers 503 while any is present.
     degraded: Callable[[], list[str]] | None = None
+    #: Each camera's live view (fMP4 for browsers), when its reader runs in this process.
+    live_video: LiveHub | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
 

@@ -171,10 +171,26 @@ class CaseActionOut(BaseModel):
     data: dict[str, Any]
 
 
+class ExportOut(BaseModel):
+    """A camera's recorded range exported to a case (an MP4 by stream copy), oldest first."""
+
+    id: int
+    camera_id: str
+    start: datetime
+    end: datetime
+    duration_s: float
+    bytes: int
+    created_by: str | None
+    created_at: datetime | None
+    url: str
+
+
 class CaseDetail(CaseOut):
-    """A case with its evidence (events, newest first) and its whole audit trail (oldest first)."""
+    """A case with its evidence (events, newest first), its exported recordings and its whole
+    audit trail (oldest first)."""
 
     events: list[EventOut]
+    exports: list[ExportOut] = []
     actions: list[CaseActionOut]
 
 

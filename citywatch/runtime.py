@@ -14,27 +14,30 @@ once; a camera's failure never stops another. `run_replay` runs every source onc
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import supervision as sv
 
 from citywatch.budget import DEFERRED_FRAMES_BYTES, ByteBudget
-from citywatch.config import CameraConfig, CitywatchConfig
+from citywatch.camera_worker import CameraWorker, analysis_threads, decode_limit
+from citywatch.config import CitywatchConfig
 from citywatch.events import EventRecord, Output
 from citywatch.modes import ModeHolder
 from citywatch.pipeline import CameraPipeline
+from citywatch.recordings.index import SegmentIndexer
 from citywatch.sink import EventSink
 from vision.detect import Detector, DetectorSet
 from vision.detect.detector_set import merge_detections
 from vision.frames import Frame
 from vision.motion import MotionGate, same_objects
+from vision.record.live import LiveHub
 from vision.record.ring import RING_SLACK_S, PacketRing
+from vision.record.segments import SegmentRecorder
+from vision.record.taps import chain_taps
 from vision.streams import StreamHealth, StreamReader, StreamState
 from vision.streams.pool import AnalysisPool
 from vision.streams.prefetch import prefetched
@@ -53,43 +56,6 @@ CONNECT_LIMIT = 24
 PREFETCH_FRAMES = 4
 #: The detections of a frame no active rule needs detected.
 EMPTY_DETECTIONS = merge_detections(())
-
-
-def decode_limit(cores: int | None = None) -> int:
-    """Cameras that may decode and convert a sampled keyframe at once: one per core. Cameras whose
-    streams are in step (one server, or one encoder clock) deliver keyframes in the same instant;
-    without a limit hundreds of decoding threads become runnable together and starve the rest of
-    the process (the API waited up to half a second behind them on two cores)."""
-    return max(1, cores or os.cpu_count() or 1)
-
-
-def analysis_threads(live_cameras: int, cores: int | None = None) -> int:
-    """Threads of the analysis pool for this many live cameras: one per core, at least 2 (one
-    may wait on the detector while the other works), at most 8, never more than the cameras.
-    More threads only add contenders for the GIL: the API's requests then wait behind them."""
-    cores = cores or os.cpu_count() or 1
-    return max(1, min(live_cameras, max(2, cores), 8))
-
-
-@dataclass
-class CameraWorker:
-    """The thread (file sources; live ones run in the reader's thread and the pool) and the state
-    of one running camera."""
-
-    camera: CameraConfig
-    reader: StreamReader
-    pipeline: CameraPipeline
-    thread: threading.Thread | None = None
-    events: int = 0
-    detections_run: int = 0
-    detections_skipped: int = 0
-    last_frame: Frame | None = None  # the last analysed frame (console thumbnail)
-    gate: MotionGate | None = None
-    last_verify_s: float = float("-inf")
-    last_detections: sv.Detections | None = None  # reused on frames the motion gate skips
-    #: Frames deferred under motion, analysed when the next detector run settles them.
-    held: list[Frame] = field(default_factory=list)
-    ring: PacketRing | None = None  # the newest packets, for event clips (`record.clips`)
 
 
 class Runtime:
@@ -121,6 +87,8 @@ class Runtime:
             )
         )
         self.workers: dict[str, CameraWorker] = {}
+        #: Each camera's live view for browsers (remuxed only while watched; `api.routes.live_video`).
+        self.live = LiveHub(max_viewers=config.api.live_viewers, max_per_camera=config.api.live_viewers_per_camera)
         #: The process's own scheduling lateness and the open and decode limits, shared by every reader.
         self.lateness = LatenessMonitor()
         self.connect_gate = Gate(CONNECT_LIMIT)
@@ -129,12 +97,16 @@ class Runtime:
         self.held_budget = ByteBudget(DEFERRED_FRAMES_BYTES)
         live = sum(1 for camera in config.cameras if camera.enabled and not camera.is_file)
         self.pool = AnalysisPool(analysis_threads(live))
+        # continuous segments are indexed by this process when it holds the database (else by retention)
+        indexer = SegmentIndexer(sink.database) if getattr(sink, "database", None) is not None else None
         for camera in config.cameras:
             if camera.enabled:
-                # event clips need the local sink's writer (a camera group's outbox has none yet)
-                clips = camera.record.clips and isinstance(sink, EventSink)
+                # event clips need a recordings directory: the local sink's, or a camera group's
+                clips = camera.record.clips and getattr(sink, "recordings_dir", None) is not None
                 window_s = camera.record.pre_s + RING_SLACK_S
                 ring = PacketRing(camera.id, window_s=window_s, on_clip=sink.clips.submit) if clips else None
+                recordings_dir = getattr(sink, "recordings_dir", None)
+                recorder = SegmentRecorder.for_camera(camera, recordings_dir, indexer, config.timezone)
                 reader = StreamReader(
                     camera,
                     speed=speed,
@@ -142,12 +114,19 @@ class Runtime:
                     lateness=self.lateness,
                     connect_gate=self.connect_gate,
                     decode_gate=self.decode_gate,
-                    packet_tap=ring.tap if ring is not None else None,
+                    packet_tap=chain_taps(
+                        [
+                            ring.tap if ring else None,
+                            recorder.tap if recorder else None,
+                            self.live.camera(camera.id).tap,
+                        ]
+                    ),
                 )
                 pipeline = CameraPipeline(camera, config=config, modes=self.modes)
                 reader.sampler.retune(pipeline.analysis_fps)  # the mode's rate from the first frame
                 gate = MotionGate.from_config(config.detector)
-                self.workers[camera.id] = CameraWorker(camera, reader, pipeline, gate=gate, ring=ring)
+                worker = CameraWorker(camera, reader, pipeline, gate=gate, ring=ring, recorder=recorder)
+                self.workers[camera.id] = worker
         #: One lock per camera, held while it analyses a frame, so a checkpoint of its state (the
         #: cluster's group host) is taken between two frames.
         self.analysis_locks = {camera_id: threading.Lock() for camera_id in self.workers}
@@ -188,6 +167,13 @@ class Runtime:
         self.pool.close(timeout=5)
         self.lateness.stop()
         self.detector.close()
+        self.close_recorders()
+
+    def close_recorders(self) -> None:
+        """Finish every camera's open continuous-recording segment and stop its writer."""
+        for worker in self.workers.values():
+            if worker.recorder is not None:
+                worker.recorder.close()
 
     def health(self) -> dict[str, StreamHealth]:
         return {camera_id: worker.reader.health for camera_id, worker in self.workers.items()}
@@ -314,6 +300,8 @@ class Runtime:
         worker.reader.health.mark(analysed=1)
         for output in worker.pipeline.process(frame, detections):
             self._emit(output)
+        if worker.recorder is not None:  # the segment's motion flag
+            worker.recorder.note_analysis(frame.stream_s, len(detections) > 0)
         self._verify_clear_zones(worker, frame)
         worker.reader.sampler.retune(worker.pipeline.analysis_fps, frame.stream_s)  # a mode may change it
 
@@ -373,4 +361,5 @@ def run_replay(
     runtime.start()
     runtime.wait()
     runtime.detector.close()
+    runtime.close_recorders()
     return runtime

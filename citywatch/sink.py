@@ -37,7 +37,7 @@ from citywatch.domain import ledger
 from citywatch.domain.db import Database
 from citywatch.domain.events import EventItem, end_event, event_row, set_clip, store_event
 from citywatch.domain.payloads import event_row_payload, jsonable
-from citywatch.events import EventEnd, EventRecord
+from citywatch.events import EventEnd, EventRecord, clip_name
 from citywatch.evidence_queue import HELD_MAX_BYTES, HELD_MAX_EVENTS, EvidenceQueue, Held
 from citywatch.publish import Publisher
 from citywatch.spool import Spool, SpoolFull
@@ -129,8 +129,7 @@ class EventSink:
 
     def clip_name(self, record: EventRecord) -> str:
         """Where a record's clip goes, relative to the recordings directory: <camera>/<UTC day>/<uid>.mp4."""
-        day = datetime.fromtimestamp(record.occurred_wall_s, UTC).strftime("%Y%m%d")
-        return f"{record.camera_id}/{day}/{record.uid}.mp4"
+        return clip_name(record)
 
     @property
     def clips(self) -> ClipWriter:

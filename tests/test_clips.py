@@ -186,7 +186,7 @@ def test_the_sink_points_the_stored_event_at_its_clip_once_written(tmp_path: Pat
 @pytest.mark.parametrize(
     ("record", "where", "what"),
     [
-        ({"continuous": True}, "cameras[0].record", "not implemented yet"),
+        ({"continuous": True, "segment_s": 5}, "cameras[0].record.segment_s", "greater than or equal to 10"),
         ({"pre_s": -1}, "cameras[0].record.pre_s", "greater than or equal to 0"),
         ({"post_s": 500}, "cameras[0].record.post_s", "less than or equal to 120"),
         ({"clip": True}, "cameras[0].record.clip", "Extra inputs"),

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from citywatch.camera_worker import analysis_threads
 from citywatch.config import CitywatchConfig
 from citywatch.detectors import load_detector
 from citywatch.domain.cameras import register_cameras
 from citywatch.domain.db import open_database
-from citywatch.runtime import Runtime, analysis_threads
+from citywatch.runtime import Runtime
 from citywatch.sink import EventSink
 from tests.rtsp.fixtures import RtspServer
 from tests.support import demo_config_dict

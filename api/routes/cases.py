@@ -25,6 +25,7 @@ from api.auth_responses import AUTH_RESPONSES, BAD_BODY
 from api.cache import page_total
 from api.deps import Context, DbSession, Operator, require_role
 from api.responses import FastJSONResponse
+from api.routes.recordings import export_out
 from api.schemas import (
     CaseDetail,
     CasePage,
@@ -37,7 +38,7 @@ from api.schemas import (
 from api.views import action_out, case_out, event_out, event_row_view
 from citywatch.domain import ledger, workflow
 from citywatch.domain.payloads import CASE_COLUMNS, EVENT_COLUMNS, action_payload, case_payload, case_row_payload
-from citywatch.domain.tables import Camera, Case, CaseAction, Event
+from citywatch.domain.tables import Camera, Case, CaseAction, Event, Recording
 
 #: A row id: bounded so a huge number is a 422, not a database overflow.
 RowId = Annotated[int, Path(ge=1, le=2_147_483_647, description="Row id.")]
@@ -311,6 +312,10 @@ def get_case(case_id: RowId, context: Context) -> FastJSONResponse:
             select(*CaseAction.__table__.columns).where(CaseAction.case_id == case_id).order_by(CaseAction.id)
         )
         detail["actions"] = [action_payload(action) for action in actions]
+        exports = session.scalars(
+            select(Recording).where(Recording.case_id == case_id, Recording.kind == "export").order_by(Recording.id)
+        )
+        detail["exports"] = [export_out(export) for export in exports]
     return FastJSONResponse(detail)
 
 

@@ -1,25 +1,29 @@
 """A camera's `record:` section: event clips (an MP4 per event, packets copied, never re-encoded)
-and the settings of continuous recording and retention that later slices of issue #15 use."""
+continuous recording in fixed-length segments, and how long each kind is kept."""
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from citywatch.config.base import ConfigModel
 
 
 class RetainConfig(ConfigModel):
-    """How long recordings are kept (not enforced yet: clips stay until removed; see docs/recordings.md)."""
+    """How long recordings are kept, per kind (the retention pass of `citywatch.recordings.retention`)."""
 
     clips_days: float = Field(
-        30.0, gt=0.0, le=3650.0, title="Keep clips (days)", description="Days an event clip is kept (not enforced yet)."
+        30.0,
+        gt=0.0,
+        le=3650.0,
+        title="Keep clips (days)",
+        description="Days an event clip is kept (unless a case that is not closed cites it).",
     )
     continuous_days: float = Field(
         3.0,
         gt=0.0,
         le=365.0,
         title="Keep continuous recordings (days)",
-        description="Days a continuous-recording segment is kept (continuous recording is not implemented yet).",
+        description="Days a continuous-recording segment is kept (unless a case that is not closed cites it).",
     )
 
 
@@ -53,21 +57,17 @@ class RecordConfig(ConfigModel):
     continuous: bool = Field(
         False,
         title="Continuous recording",
-        description="Keep every segment of the stream (not implemented yet: only false is accepted).",
+        description="Record the whole stream into segment_s segments (packets copied, never re-encoded; "
+        "fragmented MP4, so a crash loses at most the last fragment).",
     )
     segment_s: float = Field(
         60.0,
         ge=10.0,
         le=3600.0,
         title="Segment length (s)",
-        description="Length of a continuous-recording segment (for continuous recording, a later slice).",
+        description="Stream seconds per continuous-recording segment: each is cut at the first keyframe at or "
+        "after its boundary, so segments are contiguous.",
     )
     retain: RetainConfig = Field(
         default_factory=RetainConfig, title="Retention", description="How long recordings are kept."
     )
-
-    @model_validator(mode="after")
-    def _continuous_not_yet(self) -> RecordConfig:
-        if self.continuous:
-            raise ValueError("continuous recording is not implemented yet: set continuous: false (event clips work)")
-        return self

@@ -28,3 +28,18 @@ class ApiConfig(ConfigModel):
         "Fewer threads contend less for Python's GIL, which keeps the slowest requests fast on small "
         "machines; more let a few slow requests (a big CSV export) block less. Further requests queue.",
     )
+    live_viewers: int = Field(
+        32,
+        ge=0,
+        le=1024,
+        title="Live viewers per process",
+        description="Live-view sockets (`/api/cameras/{id}/live`) open at once in this process, all cameras "
+        "together; each costs a remux of its camera's packets while watched. 0 turns live view off.",
+    )
+    live_viewers_per_camera: int = Field(
+        8,
+        ge=1,
+        le=256,
+        title="Live viewers per camera",
+        description="Live-view sockets open at once on one camera; a further one is closed with a reason.",
+    )

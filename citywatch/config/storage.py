@@ -33,8 +33,9 @@ class StorageConfig(ConfigModel):
         500.0,
         gt=0.0,
         title="Recordings limit (GB)",
-        description="Most gigabytes (10^9 bytes) of clips in the recordings directory; beyond it new clips "
-        "are not written (their events are stored without one; the log says why).",
+        description="Most gigabytes (10^9 bytes) in the recordings directory: the retention maintainer "
+        "deletes the oldest recordings no open case cites beyond it (and when the disk fills); new clips "
+        "are refused while it is still exceeded (their events are stored without one; the log says why).",
     )
     spool_path: str | None = Field(
         None,

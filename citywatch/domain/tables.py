@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator, text
+from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -233,3 +233,28 @@ class Heartbeat(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     beat_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class Recording(Base):
+    """One recorded file of the recordings directory the API can serve: a continuous segment of a
+    camera (`kind` `segment`, written by `vision.record.segments`) or a range exported to a case
+    (`export`, `citywatch.recordings.exports`). `path` is relative to `storage.recordings_dir`; the
+    row is written only once the file is durable. Event clips stay on their event (`Event.clip`)."""
+
+    __tablename__ = "recordings"
+    __table_args__ = (Index("ix_recordings_camera_start", "camera_id", "start_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    camera_id: Mapped[str] = mapped_column(ForeignKey("cameras.id"))
+    kind: Mapped[str] = mapped_column(String(10))  # segment, export
+    path: Mapped[str] = mapped_column(Text, unique=True)
+    start_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    end_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    duration_s: Mapped[float] = mapped_column(Float)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    codec: Mapped[str | None] = mapped_column(String(40))
+    #: Whether the analysis saw anything move or any watched object in it (None: not analysed).
+    motion: Mapped[bool | None] = mapped_column()
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)  # exports
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

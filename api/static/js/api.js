@@ -117,3 +117,15 @@ export const getMode = () => api("/api/mode");
 export const setMode = (mode) => api("/api/mode", { method: "PUT", body: { mode } });
 export const getStatistics = (query) => api("/api/stats", { query });
 export const getUptime = () => api("/api/console/uptime");
+// recordings and exports (issue #15: playback)
+export const listRecordings = (cameraId, { start, end }) => api(`/api/cameras/${encodeURIComponent(cameraId)}/recordings`, { query: { start, end } });
+export const exportToCase = (caseId, body) => api(`/api/cases/${caseId}/exports`, { method: "POST", body });
+/** Save an API file (an export) to disk: fetched with the token, so no token goes into a URL. */
+export async function download(url, name) {
+  const response = await fetch(url, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+  if (!response.ok) throw new ApiError(response.status, response.statusText);
+  const objectUrl = URL.createObjectURL(await response.blob());
+  const a = Object.assign(document.createElement("a"), { href: objectUrl, download: name });
+  document.body.append(a); a.click(); a.remove();
+  setTimeout(() => URL.revokeObjectURL(objectUrl), 10_000);
+}

@@ -1,12 +1,19 @@
-// The camera wall (state, last analysed frame, fps, last error, open cases; filter by group) and
-// a camera page with its zones drawn on the latest frame.
+// The camera wall (state, last analysed frame, fps, last error, open cases; filter by group; or a
+// paged split view of live players, wall_live.js) and a camera page: live view (live.js) or the
+// latest frame with its zones drawn, and the recordings timeline (timeline.js).
 import * as API from "./api.js";
 import { fmtDateTime, t } from "./i18n.js";
+import { mountLive } from "./live.js";
 import { onLive, refreshCameras, store } from "./state.js";
+import { mountTimeline } from "./timeline.js";
 import { clear, h, stateName, typeName } from "./util.js";
+import { canStream, mountSplit } from "./wall_live.js";
 
 const OPEN = new Set(["new", "registered", "dispatched", "handled", "verified"]);
+const LIVE_STATES = new Set(["running", "online", "starting"]);
 let root = null, unsubscribe = null, timer = null, group = "";
+let split = null, player = null, timeline = null;  // what leave() closes: live sockets, the timeline
+const wallView = { mode: sessionStorage.getItem("cw.wall.mode") || "grid", split: Number(sessionStorage.getItem("cw.wall.split")) || 4, page: 0 };
 
 function groupsOf(camera) { return camera.groups || store.config?.camera_groups?.[camera.id] || []; }
 function groupName(g) { const s = t(`group.${g}`); return s === g ? g : s; }
@@ -59,11 +66,21 @@ async function renderWall() {
   if (!root) return;
   const groups = [...new Set(cameras.flatMap(groupsOf))].sort();
   const shown = cameras.filter((c) => !group || groupsOf(c).includes(group));
-  const chip = (value, text) => h("button.chip", { class: group === value ? "active" : "", dataset: { group: value }, onclick: () => { group = value; renderWall(); } }, text);
+  const chip = (value, text) => h("button.chip", { class: group === value ? "active" : "", dataset: { group: value }, onclick: () => { group = value; wallView.page = 0; renderWall(); } }, text);
+  const modeChip = (mode) => h("button.chip.wall-mode", { type: "button", class: wallView.mode === mode ? "active" : "", dataset: { mode }, "aria-pressed": String(wallView.mode === mode), onclick: () => { wallView.mode = mode; renderWall(); } }, t(`wall.${mode}`));
+  closeSplit();
   clear(root).append(modeBanner(),
-    h("div.filters", h("span.muted", t("f.group")), h("div.chips#groups", chip("", `${t("f.all")} (${cameras.length})`), groups.map((g) => chip(g, groupName(g))))),
-    h("div.wall#wall", shown.map((c) => tile(c, counts.get(c.id) || 0))));
+    h("div.filters", h("span.muted", t("f.group")), h("div.chips#groups", chip("", `${t("f.all")} (${cameras.length})`), groups.map((g) => chip(g, groupName(g)))),
+      h("div.chips#wall-modes", modeChip("grid"), modeChip("split"))));
+  sessionStorage.setItem("cw.wall.mode", wallView.mode);
+  sessionStorage.setItem("cw.wall.split", String(wallView.split));
+  if (wallView.mode === "split") {
+    const box = h("div.split-view#split-view");
+    root.append(box);
+    split = mountSplit(box, shown, wallView, () => renderWall());
+  } else root.append(h("div.wall#wall", shown.map((c) => tile(c, counts.get(c.id) || 0))));
 }
+function closeSplit() { if (split) { split.close(); split = null; } }
 
 function refreshThumbs() {
   for (const el of document.querySelectorAll(".tile")) {
@@ -99,9 +116,10 @@ async function renderCamera(id) {
   if (!root) return;
   const health = camera.health || {};
   const img = h("img#camera-frame", { alt: camera.name || camera.id });
-  const box = h("div.frame-box", hasFrame(camera) ? img : h("div.noframe", { style: "padding:80px;text-align:center;color:#8c959f" }, t("cam.noframe")));
+  const box = h("div.frame-box#camera-still", hasFrame(camera) ? img : h("div.noframe", { style: "padding:80px;text-align:center;color:#8c959f" }, t("cam.noframe")));
   img.addEventListener("load", () => drawZones(box, img, camera));
   if (hasFrame(camera)) API.loadImage(img, thumbUrl(camera, 1280), { cache: false });
+  const viewer = liveToggle(camera, box);
   const rows = [
     [t("cam.state"), h("span.state", { class: health.state || "unknown" }, stateName(health.state))],
     [t("cam.fps"), fps(camera.health)], [t("cam.input"), health.input_fps ?? "—"],
@@ -115,11 +133,41 @@ async function renderCamera(id) {
   ];
   clear(root).append(modeBanner(), h("p", h("a", { href: "#/cameras" }, `← ${t("cam.back")}`)),
     h("div.camera-page#camera-page", { dataset: { id: camera.id } },
-      h("div", h("div.panel", h("h3", camera.name || camera.id), box)),
+      h("div", h("div.panel", h("div.live-head", h("h3", camera.name || camera.id), viewer.toggle), viewer.note, viewer.screen, box),
+        h("section.panel#camera-timeline")),
       h("div",
         h("div.panel", h("table.kv", rows.map(([k, v]) => h("tr", h("td", k), h("td", v))))),
         h("div.panel", h("h3", t("cam.zones")), h("table.kv", (camera.zones || []).map((z) => h("tr", h("td", z.id), h("td", z.name || "—"))))),
         h("div.panel", h("h3", t("cam.rules")), h("table.kv", (camera.rules || []).map((r) => h("tr", h("td", r.id), h("td", `${typeName(r.type)} · ${(r.zones || []).join(", ")}`))))))));
+  viewer.show(viewer.initial);
+  try { timeline = mountTimeline(document.getElementById("camera-timeline"), camera); } catch (err) { console.warn("timeline", err); }
+}
+
+// The camera page's 实时/Live vs latest-frame toggle: live by default when the camera is read in
+// this process and healthy; a camera that cannot be watched falls back to the still frame.
+function liveToggle(camera, still) {
+  const screen = h("div.frame-box.live-box#camera-live", { hidden: true });
+  const note = h("p.muted.live-message#camera-live-note", { hidden: true });
+  const button = (mode) => h("button.chip.live-toggle", { type: "button", dataset: { view: mode }, onclick: () => show(mode) }, t(mode === "live" ? "lv.live" : "lv.still"));
+  const buttons = [button("live"), button("still")];
+  const toggle = h("div.chips#camera-view", buttons);
+  function show(mode) {
+    if (player) { player.close(); player = null; }
+    for (const b of buttons) { b.classList.toggle("active", b.dataset.view === mode); b.setAttribute("aria-pressed", String(b.dataset.view === mode)); }
+    screen.hidden = mode !== "live";
+    still.hidden = mode === "live";
+    toggle.dataset.view = mode;
+    if (mode !== "live") return;
+    note.hidden = true;
+    player = mountLive(screen, camera.id, { muted: true, onState: (state) => {
+      if (!["unavailable", "unplayable", "revoked"].includes(state)) return;
+      note.textContent = t(`lv.${state}`);
+      note.hidden = false;
+      show("still");
+    } });
+  }
+  const initial = canStream(camera) && LIVE_STATES.has(camera.health?.state) ? "live" : "still";
+  return { toggle, note, screen, show, initial };
 }
 
 export async function render(main, route) {
@@ -132,6 +180,8 @@ export async function render(main, route) {
       for (const [id, health] of Object.entries(m.data || {})) {
         const camera = store.cameraById.get(id);
         if (camera) camera.health = health;
+        const cell = root?.querySelector(`.split-tile[data-id="${CSS.escape(id)}"] .state`);
+        if (cell && health) { cell.className = `state ${health.state}`; cell.textContent = stateName(health.state); }
         const el = root?.querySelector(`.tile[data-id="${CSS.escape(id)}"]`);
         if (!el || !health) continue;
         el.className = `tile ${health.state}`;
@@ -146,7 +196,14 @@ export async function render(main, route) {
       root?.querySelector("#mode-banner")?.replaceWith(modeBanner());
     }
   });
-  timer = setInterval(() => { if (single) { const img = document.getElementById("camera-frame"); const camera = store.cameraById.get(route.arg); if (img && camera) API.loadImage(img, thumbUrl(camera, 1280), { cache: false }); } else refreshThumbs(); }, 3000);
+  timer = setInterval(() => { if (single) { const img = document.getElementById("camera-frame"); const camera = store.cameraById.get(route.arg); if (img && camera && !img.closest("[hidden]")) API.loadImage(img, thumbUrl(camera, 1280), { cache: false }); } else refreshThumbs(); }, 3000);
 }
 
-export function leave() { if (unsubscribe) unsubscribe(); clearInterval(timer); root = null; }
+export function leave() {
+  if (unsubscribe) unsubscribe();
+  clearInterval(timer);
+  closeSplit();
+  if (player) { player.close(); player = null; }
+  if (timeline) { timeline(); timeline = null; }
+  root = null;
+}

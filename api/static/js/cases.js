@@ -1,7 +1,9 @@
-// The case board (by status, overdue marked) and the case page (events, photos, audit trail, workflow).
+// The case board (by status, overdue marked) and the case page (events, photos, clips, exported
+// video, audit trail, workflow).
 import * as API from "./api.js";
 import { fmtDateTime, t } from "./i18n.js";
 import { can, onLive, store } from "./state.js";
+import { fromZoneInput, toZoneInput } from "./timeline.js";
 import { clear, errorText, h, modal, toast, typeName } from "./util.js";
 
 const COLUMNS = ["new", "registered", "dispatched", "handled", "verified", "closed"];
@@ -161,6 +163,53 @@ function attachment(ref) {
   return img;
 }
 
+// ---- case video: the events' clips, the exported ranges, the export control ----
+function player(id, url) {
+  const video = h("video", { id, controls: true, preload: "metadata", muted: true, playsInline: true });
+  API.loadVideo(video, url);
+  return video;
+}
+
+function clipsPanel(events) {
+  const withClips = events.filter((e) => e.clip_url);
+  if (!withClips.length) return null;
+  return h("div.panel#case-clips", h("h3", `${t("c.clips")} (${withClips.length})`), h("div.case-videos",
+    withClips.map((e) => h("figure", player(`case-clip-${e.id}`, e.clip_url), h("figcaption", `#${e.id} ${typeName(e.type)} · ${fmtDateTime(e.occurred_at)}`)))));
+}
+
+function exportsPanel(c) {
+  const exports = c.exports || [];
+  const list = exports.length ? h("div.case-videos#case-exports", exports.map((x) => h("figure", { dataset: { id: x.id } },
+    player(`export-video-${x.id}`, x.url),
+    h("figcaption", h("span", `${store.cameraById.get(x.camera_id)?.name || x.camera_id} · ${fmtDateTime(x.start)} – ${fmtDateTime(x.end)}`),
+      h("a.export-download", { href: x.url, download: `case-${c.id}-export-${x.id}.mp4`, onclick: (e) => { e.preventDefault(); API.download(x.url, `case-${c.id}-export-${x.id}.mp4`).catch((err) => toast(errorText(err), "error")); } }, t("c.download"))))))
+    : h("p.muted#case-exports-empty", t("c.noExports"));
+  return h("div.panel", h("h3", `${t("c.exports")} (${exports.length})`), list, can("cases") ? exportForm(c) : null);
+}
+
+/** Operators only: a camera and a range (default 30 s around the case's first event) → POST, then the list. */
+function exportForm(c) {
+  const first = (c.events || []).map((e) => Date.parse(e.occurred_at)).filter(Number.isFinite).sort((a, b) => a - b)[0] ?? Date.now() - 30e3;
+  const camera = h("select#export-camera", { "aria-label": t("f.camera") }, store.cameras.map((cam) => h("option", { value: cam.id, selected: cam.id === c.camera_id }, cam.name || cam.id)));
+  if (c.camera_id && !store.cameraById.has(c.camera_id)) camera.append(h("option", { value: c.camera_id, selected: true }, c.camera_id));
+  const field = (id, value) => h(`input#${id}`, { type: "datetime-local", step: 1, value: toZoneInput(value), required: true });
+  const start = field("export-start", first - 30e3), end = field("export-end", first + 30e3);
+  const button = h("button.primary#btn-export", { type: "submit" }, t("c.export"));
+  return h("form.export-form#export-form", { onsubmit: async (e) => {
+    e.preventDefault();
+    const from = fromZoneInput(start.value), to = fromZoneInput(end.value);
+    if (!(to > from)) { toast(t("c.badRange"), "error"); return; }
+    button.disabled = true; button.textContent = t("c.exporting");
+    try {
+      await API.exportToCase(c.id, { camera_id: camera.value, start: new Date(from).toISOString(), end: new Date(to).toISOString() });
+      toast(t("c.exported"), "ok");
+      await renderCase(c.id);
+    } catch (err) { toast(errorText(err), "error"); button.disabled = false; button.textContent = t("c.export"); }
+  } },
+  h("label", { for: "export-camera" }, t("f.camera")), camera, h("label", { for: "export-start" }, t("c.exportStart")), start,
+  h("label", { for: "export-end" }, t("c.exportEnd")), end, button);
+}
+
 async function renderCase(id) {
   const c = await API.getCase(id);
   if (args?.arg !== String(id) || !root) return;
@@ -189,6 +238,7 @@ async function renderCase(id) {
           h("p.muted", c.description || ""),
           buttons.length ? h("div.case-actions", buttons) : null),
         h("div.panel", h("h3", `${t("c.photos")} (${photos.length})`), h("div.photos", photoEls)),
+        clipsPanel(events), exportsPanel(c),
         h("div.panel", h("h3", `${t("c.events")} (${events.length})`),
           h("table.kv", events.map((e) => h("tr", h("td", `#${e.id} ${typeName(e.type)} · ${e.label || ""}`), h("td", `${fmtDateTime(e.occurred_at)} · ${t(`review.${e.review_status}`)}`)))))),
       h("div",

@@ -140,3 +140,35 @@ Object.assign(STRINGS, {
   "s.overdueNow": ["当前超期", "Overdue now"], "s.uptimeNote": ["统计周期内摄像头处于在线状态的时间占比", "Share of time each camera was online"],
   "s.noData": ["暂无数据", "No data yet"],
 });
+// playback: the camera timeline and the case page's clips and exports (timeline.js, cases.js)
+Object.assign(STRINGS, {
+  "tl.title": ["录像回放", "Recordings"], "tl.day": ["日期", "Day"], "tl.zoom": ["缩放", "Zoom"],
+  "tl.z24h": ["24 小时", "24 h"], "tl.z1h": ["1 小时", "1 h"], "tl.z10m": ["10 分钟", "10 min"],
+  "tl.panBack": ["向前平移", "Pan back"], "tl.panOn": ["向后平移", "Pan on"],
+  "tl.back10": ["后退 10 秒", "Back 10 s"], "tl.fwd10": ["前进 10 秒", "Forward 10 s"],
+  "tl.track": ["录像时间轴：点击从该时刻播放，左右键平移", "Recordings timeline: click to play from that moment, arrow keys pan"],
+  "tl.none": ["该摄像头当天没有录像", "No recordings for this camera on this day"],
+  "tl.continuousOff": ["该摄像头未开启连续录像，仅有告警片段", "Continuous recording is off for this camera: event clips only"],
+  "tl.gap": ["该时刻无录像，从下一段开始播放", "No video at that moment: playing the next recording"],
+  "tl.nothing": ["该时刻之后没有录像", "No recording at or after that moment"], "tl.failed": ["录像加载失败", "Could not load the recording"],
+  "tl.k.segment": ["连续录像", "Recording"], "tl.k.clip": ["告警片段", "Event clip"], "tl.k.export": ["导出", "Export"],
+  "c.clips": ["告警视频", "Event clips"], "c.exports": ["导出视频（证据）", "Exported video (evidence)"],
+  "c.noExports": ["暂无导出视频", "No exports yet"], "c.export": ["导出视频", "Export video"],
+  "c.exportStart": ["开始时间", "Start"], "c.exportEnd": ["结束时间", "End"], "c.download": ["下载", "Download"],
+  "c.exported": ["视频已导出到案件", "Video exported to the case"], "c.exporting": ["导出中…", "Exporting…"],
+  "c.badRange": ["结束时间须晚于开始时间", "The end must be after the start"],
+  "tl.export": ["导出到案件", "Export to a case"], "tl.caseId": ["案件编号", "Case number"],
+});
+// live view: the camera page's player and the wall's split view (live.js, wall_live.js)
+Object.assign(STRINGS, {
+  "lv.live": ["实时", "Live"], "lv.still": ["最新画面", "Latest frame"],
+  "lv.unavailable": ["本进程未接入该摄像头，无法实时观看", "Live view is not available in this process"],
+  "lv.unplayable": ["该摄像头的视频编码浏览器无法直接播放", "This camera's codec cannot be played in a browser"],
+  "lv.revoked": ["登录已失效，无法实时观看", "Signed out: live view stopped"],
+  "lv.busy": ["实时观看人数已满，稍后重试…", "Too many live viewers, retrying…"],
+  "lv.retrying": ["实时视频中断，重连中…", "Live video interrupted, reconnecting…"],
+  "lv.disabled": ["摄像头未启用", "Camera switched off"],
+  "wall.grid": ["画面墙", "Thumbnails"], "wall.split": ["分屏", "Split view"],
+  "wall.split1": ["单画面", "1"], "wall.split4": ["4 分屏", "4"], "wall.split9": ["9 分屏", "9"], "wall.split16": ["16 分屏", "16"],
+  "wall.prev": ["上一页", "Previous"], "wall.next": ["下一页", "Next"],
+});
