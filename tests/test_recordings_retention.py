@@ -41,6 +41,15 @@ def test_expired_per_kind_and_camera() -> None:
     assert keys(longer) == [("clip-old", "expired")]
 
 
+def test_segments_with_activity_are_kept_for_motion_days() -> None:
+    quiet = Recording("quiet", "cam", "segment", NOW - timedelta(days=4), 100)
+    busy = Recording("busy", "cam", "segment", NOW - timedelta(days=4), 100, motion=True)
+    chosen = choose_deletions([quiet, busy], now=NOW, retain={"cam": Retain(30, 3, motion_days=10)}, max_bytes=10**9)
+    assert keys(chosen) == [("quiet", "expired")]
+    unset = choose_deletions([quiet, busy], now=NOW, retain={"cam": Retain(30, 3)}, max_bytes=10**9)
+    assert sorted(keys(unset)) == [("busy", "expired"), ("quiet", "expired")]
+
+
 def test_quota_takes_the_oldest_unprotected_first_and_never_a_protected_one() -> None:
     recordings = [rec("a", 5, protected=True), rec("b", 4), rec("c", 3, "clip"), rec("d", 2), rec("e", 1)]
     chosen = choose_deletions(recordings, now=NOW, retain={}, max_bytes=250)

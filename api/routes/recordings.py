@@ -142,7 +142,6 @@ class ExportIn(BaseModel):
     summary="Export a camera's recorded range to a case (operators)",
     responses={
         404: {"model": Problem, "description": "No such case or camera"},
-        422: {"model": Problem, "description": "Bad range, or nothing recorded in it"},
         507: {"model": Problem, "description": "The recordings disk is full"},
         **BAD_BODY,
     },
@@ -161,6 +160,9 @@ def export_range_to_case(case_id: CaseId, body: ExportIn, context: Context, user
             actor=user.name,
         )
     except ExportError as exc:
+        if exc.status == 422:  # bad range, or nothing recorded in it: in the shape of a validation error
+            where = ["body", exc.field] if exc.field else ["body"]
+            raise HTTPException(422, detail=[{"loc": where, "msg": str(exc), "type": "value_error"}]) from exc
         raise HTTPException(exc.status, detail=str(exc)) from exc
     return export_out(row)
 

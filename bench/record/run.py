@@ -3,6 +3,7 @@
     python -m bench.record              # 120 stream seconds per mode (a few seconds of CPU)
     python -m bench.record --seconds 600
     python -m bench.record --part continuous   # continuous recording instead (bench/record/continuous.py)
+    python -m bench.record --part live         # one live viewer instead (bench/record/live.py)
 
 The D1 clip of bench/ingest (704x576, 25 fps, GOP 1 s, 1.5 Mbit/s H.264, from vtest.avi) is put in
 an MP4 (timestamps, as RTSP packets have them) and demuxed in a loop: `demux` reads packets only
@@ -23,6 +24,7 @@ import av
 
 from bench.ingest.clips import CLIP_DIR, clips
 from bench.record.continuous import report as continuous_report
+from bench.record.live import report as live_report
 from vision.record import Clip, PacketRing, write_clip
 from vision.record.ring import RING_SLACK_S
 from vision.streams.clock import StreamClock
@@ -104,11 +106,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=120.0, help="stream seconds per mode")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--part", choices=("clips", "continuous"), default="clips")
+    parser.add_argument("--part", choices=("clips", "continuous", "live"), default="clips")
     args = parser.parse_args()
     path = d1_mp4()
     if args.part == "continuous":
         continuous_report(path, args.seconds, run_demux(path, args.seconds)[0])
+        return
+    if args.part == "live":
+        live_report(path, args.seconds, args.repeat, run_demux)
         return
     rows = []
     for _ in range(args.repeat):

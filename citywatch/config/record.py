@@ -25,6 +25,16 @@ class RetainConfig(ConfigModel):
         title="Keep continuous recordings (days)",
         description="Days a continuous-recording segment is kept (unless a case that is not closed cites it).",
     )
+    motion_days: float | None = Field(
+        None,
+        gt=0.0,
+        le=3650.0,
+        title="Keep segments with activity (days)",
+        description=(
+            "Days a segment in which the analysis saw a watched object is kept, when longer than "
+            "`continuous_days` (quiet hours age out first, as Frigate's `retain.mode: motion`); unset: as any segment."
+        ),
+    )
 
 
 class RecordConfig(ConfigModel):

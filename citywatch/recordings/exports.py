@@ -35,9 +35,10 @@ EXPORTS_DIR = "exports"
 class ExportError(Exception):
     """Why an export was not made; `status` is the HTTP status the API answers with."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, field: str | None = None):
         super().__init__(message)
         self.status = status
+        self.field = field  # the request field at fault, for a 422
 
 
 def plan_cuts(segments: list[Recording], root: Path, start: datetime, end: datetime) -> list[Cut]:
@@ -64,9 +65,9 @@ def export_to_case(
 ) -> Recording:
     """Export [start, end) of `camera_id` to case `case_id`; the stored row (file durable first)."""
     if not start < end:
-        raise ExportError(422, "the end of the range must come after its start")
+        raise ExportError(422, "the end of the range must come after its start", "end")
     if (end - start).total_seconds() > max_s:
-        raise ExportError(422, f"a range longer than {max_s:.0f} s cannot be exported at once")
+        raise ExportError(422, f"a range longer than {max_s:.0f} s cannot be exported at once", "end")
     with database.read_session() as session:
         if session.get(Case, case_id) is None:
             raise ExportError(404, f"no case {case_id}")

@@ -95,7 +95,7 @@ class SegmentIndexer:
 def reconcile(database: Database, root: Path) -> tuple[int, int]:
     """Index the segments on disk no row names, drop the rows whose file is gone; returns (added, dropped)."""
     with database.read_session() as session:
-        rows = dict(session.execute(select(Recording.path, Recording.id)).tuples().all())
+        rows = {path: row_id for path, row_id in session.execute(select(Recording.path, Recording.id))}
         cameras = set(session.scalars(select(Camera.id)))
     on_disk = {p.relative_to(root).as_posix(): p for p in root.rglob("*.mp4")} if root.is_dir() else {}
     added = 0

@@ -109,12 +109,14 @@ def export_range(cuts: list[Cut], path: Path, *, title: str = "") -> ExportFile:
                 if _template(cut.path).codec != template.codec:
                     raise ValueError("the range spans recordings of different codecs")
                 end = offset
+                shift: int | None = None  # each cut starts at the output's offset (its first dts)
                 for packet, pts, dts, base in _packets(cut):
                     if lead_s is None:
                         lead_s = max(0.0, cut.from_s - float(pts * base))
+                    shift = dts if shift is None else shift
                     scale = base / time_base  # each file's own time base, onto the first's
-                    out_dts = max(offset + round(dts * scale), last_dts + 1)  # increasing across joins
-                    packet.dts, packet.pts = out_dts, max(offset + round(pts * scale), out_dts)
+                    out_dts = max(offset + round((dts - shift) * scale), last_dts + 1)  # increasing across joins
+                    packet.dts, packet.pts = out_dts, max(offset + round((pts - shift) * scale), out_dts)
                     packet.time_base = time_base
                     packet.stream = stream
                     output.mux(packet)
