@@ -110,7 +110,7 @@ def main() -> None:
     args = parser.parse_args()
     path = d1_mp4()
     if args.part == "continuous":
-        continuous_report(path, args.seconds, run_demux(path, args.seconds)[0])
+        continuous_report(path, args.seconds, args.repeat, run_demux)
         return
     if args.part == "live":
         live_report(path, args.seconds, args.repeat, run_demux)

@@ -76,7 +76,7 @@ def live(tmp_path_factory: pytest.TempPathFactory, campus_rtsp: str, model_dir: 
     """The campus camera (H.264 over RTSP) read in the app's process, four cameras switched off
     (so the 4-split wall has two pages, campus-road the last tile of the first), a viewer's token."""
     tmp = tmp_path_factory.mktemp("live-browser")
-    data = demo_config_dict(tmp, url=campus_rtsp, rules=[], zones=[])
+    data = demo_config_dict(tmp, url=campus_rtsp, rules=[])  # the demo zones (kerb), drawn over the live video
     data["cameras"] = [_off("off-1"), _off("off-2"), _off("off-3"), data["cameras"][0], _off("off-4")]
     data["api"] = {"anonymous_read": False}
     config = CitywatchConfig.model_validate(data)
@@ -138,6 +138,11 @@ def test_the_camera_page_plays_live_near_the_live_edge(live: Live, console_page)
         # near the live edge (newest_s comes about once a second, so it may trail the player by ~1 s)
         assert -1.5 < sample["latency"] < 3.0, sample
     live.wait_viewers(1)
+    # the camera's zones are drawn over the live picture, in its own pixels, scaled like it
+    page.wait_for_selector('#camera-live .live-view svg.zones polygon[data-zone="kerb"]', state="attached")
+    view_box = page.get_attribute("#camera-live .live-view svg.zones", "viewBox")
+    size = page.evaluate(f"() => [{VIDEO}.videoWidth, {VIDEO}.videoHeight]")
+    assert view_box == f"0 0 {size[0]} {size[1]}", (view_box, size)
     screenshot(page, "camera-live")
 
     page.click('.live-toggle[data-view="still"]')  # the still frame closes the socket

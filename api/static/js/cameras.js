@@ -90,13 +90,18 @@ function refreshThumbs() {
   }
 }
 
-function drawZones(box, img, camera) {
-  const w = img.naturalWidth, hgt = img.naturalHeight;
+function drawZones(box, img, camera) { drawZoneLayer(box, img.naturalWidth, img.naturalHeight, camera); }
+
+/** The camera's zones as an SVG over `box`, in the picture's own pixels (`w` x `hgt`); scaled like
+ * the picture under it ("meet": the live video is letterboxed with `object-fit: contain`). */
+function drawZoneLayer(box, w, hgt, camera) {
   if (!w || !hgt) return;
-  box.querySelector("svg")?.remove();
+  box.querySelector("svg.zones")?.remove();
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
+  svg.classList.add("zones");
   svg.setAttribute("viewBox", `0 0 ${w} ${hgt}`);
+  svg.setAttribute("preserveAspectRatio", "xMidYMid meet");
   for (const zone of camera.zones || []) {
     const points = (zone.polygon || []).map(([x, y]) => [x <= 1 ? x * w : x, y <= 1 ? y * hgt : y]);
     const polygon = document.createElementNS(ns, "polygon");
@@ -165,6 +170,10 @@ function liveToggle(camera, still) {
       note.hidden = false;
       show("still");
     } });
+    // the zones over the live picture too, once its size is known (and again if the stream's changes)
+    const video = screen.querySelector("video"), view = screen.querySelector(".live-view");
+    const zones = () => drawZoneLayer(view, video.videoWidth, video.videoHeight, camera);
+    if (video && view) { video.addEventListener("loadedmetadata", zones); video.addEventListener("resize", zones); }
   }
   const initial = canStream(camera) && LIVE_STATES.has(camera.health?.state) ? "live" : "still";
   return { toggle, note, screen, show, initial };
