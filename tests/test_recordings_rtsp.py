@@ -1,5 +1,6 @@
-"""Continuous recording of a live RTSP camera (the GStreamer test server) for two minutes of stream:
-contiguous 10 s segments (no gap over one GOP), each the camera's own H.264, readable by ffprobe."""
+"""Continuous recording of a live RTSP camera (the GStreamer test server) for three minutes of
+stream: contiguous 10 s segments (no gap over one GOP), each the camera's own H.264, readable by
+ffprobe, and indexed in the database as they close (contiguous in wall time too)."""
 
 from __future__ import annotations
 
@@ -10,18 +11,20 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from citywatch.config import CitywatchConfig
 from citywatch.detectors import load_detector
 from citywatch.domain.cameras import register_cameras
 from citywatch.domain.db import open_database
+from citywatch.domain.tables import Recording
 from citywatch.runtime import Runtime
 from citywatch.sink import EventSink
 from tests.support import demo_config_dict
 
-pytestmark = [pytest.mark.rtsp, pytest.mark.e2e, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.rtsp, pytest.mark.e2e, pytest.mark.timeout(330)]
 
-RECORD_S, SEGMENT_S, GOP_S = 120.0, 10.0, 1.0
+RECORD_S, SEGMENT_S, GOP_S = 180.0, 10.0, 1.0
 
 
 def test_a_live_camera_records_contiguous_segments(tmp_path: Path, campus_rtsp: str, model_dir: Path) -> None:
@@ -41,8 +44,13 @@ def test_a_live_camera_records_contiguous_segments(tmp_path: Path, campus_rtsp: 
     finally:
         runtime.stop()
         sink.close()
-        database.dispose()
+    with database.read_session() as session:
+        rows = session.scalars(select(Recording).order_by(Recording.start_at)).all()
+    database.dispose()
     segments = recorder.segments
+    assert [row.path for row in rows] == [segment.name for segment in segments]  # every one indexed, in order
+    for before_row, after_row in itertools.pairwise(rows):
+        assert 0 <= (after_row.start_at - before_row.end_at).total_seconds() <= GOP_S + 0.05
     assert len(segments) >= RECORD_S / SEGMENT_S
     assert recorder.dropped_packets == 0 and recorder.errors == 0
     for before, after in itertools.pairwise(segments):
