@@ -28,6 +28,7 @@ from api.routes import (
     recordings,
     stats,
     users,
+    vehicles,
 )
 from api.routes import live as live_routes
 from citywatch import __version__
@@ -77,6 +78,7 @@ def create_app(config: CitywatchConfig, database: Database, publisher: Publisher
         live_routes,
         live_video,
         recordings,
+        vehicles,
     ):
         app.include_router(module.router)
     app.include_router(cameras.images)

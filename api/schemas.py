@@ -13,6 +13,14 @@ class EvidenceOut(BaseModel):
     url: str = Field(description="Where the API serves the image.")
 
 
+class PlateOut(BaseModel):
+    """A vehicle's plate as the stay's readings agreed on it."""
+
+    text: str = Field(examples=["豫D12345"], description="Without the separating dot.")
+    color: str | None = Field(examples=["blue"], description="blue, yellow, green, white or black.")
+    confidence: float = Field(ge=0.0, le=1.0)
+
+
 class EventOut(BaseModel):
     """An event with its evidence."""
 
@@ -38,6 +46,7 @@ class EventOut(BaseModel):
     occurred_at: datetime
     snapshot_url: str
     evidence: list[EvidenceOut]
+    plate: PlateOut | None = Field(None, description="The vehicle's plate, on parking rules with `plates: true`.")
     clip_url: str | None = Field(
         None,
         description="The event's MP4 clip (pre_s before the trigger to post_s after it, the camera's own "

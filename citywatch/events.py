@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,9 @@ class EventRecord:
     box: tuple[float, float, float, float] | None
     occurred_wall_s: float
     images: dict[str, bytes] = field(default_factory=dict, repr=False)
+    #: The vehicle's plate as the stay's readings agreed on it (`{"text", "color", "confidence"}`),
+    #: on events of a parking rule with `plates: true`; None when not read or not agreed.
+    plate: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

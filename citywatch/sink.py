@@ -201,6 +201,7 @@ class EventSink:
             "box": list(record.box) if record.box else None,
             "evidence": [],
             "occurred_wall_s": record.occurred_wall_s,
+            "plate": record.plate,
         }
         images = {kind: (self.evidence_path(record, kind), data) for kind, data in record.images.items()}
         if not self.waiting.entries:  # while events wait for the disk, the retry thread does the writing

@@ -127,6 +127,7 @@ class Ledger:
         rule: str = "kerb-no-parking",
         camera: str = "campus-road",
         at: float | None = None,
+        plate: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Record a synthetic event through the real sink (evidence files, row, case)."""
         record = EventRecord(
@@ -143,6 +144,7 @@ class Ledger:
             box=(651.0, 42.6, 723.8, 97.1),
             occurred_wall_s=at if at is not None else time.time(),
             images={"trigger": JPEG, "entry": JPEG},
+            plate=plate,
         )
         return self.sink.record(record)
 

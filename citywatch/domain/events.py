@@ -15,13 +15,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from citywatch.domain import ledger
+from citywatch.domain import ledger, vehicles
 from citywatch.domain.payloads import event_row_payload, jsonable
 from citywatch.domain.tables import Event
 
 #: A record as the sink hands it over (and the spool keeps it): uid, type, camera_id, rule_id,
 #: zone_id, label, track_id, first_seen_s, triggered_s, score, box, evidence ([{kind, path}]),
-#: occurred_wall_s (epoch seconds).
+#: occurred_wall_s (epoch seconds), plate (`{"text", "color", "confidence"}` or None).
 EventItem = dict[str, Any]
 
 
@@ -44,6 +44,8 @@ def event_row(item: EventItem) -> Event:
         evidence=evidence,
         review_status="pending",
         occurred_at=datetime.fromtimestamp(item["occurred_wall_s"], UTC),
+        plate=item.get("plate"),  # absent from records spooled before plates were read
+        plate_text=(item.get("plate") or {}).get("text"),
     )
 
 
@@ -57,6 +59,8 @@ def store_event(session: Session, item: EventItem, policy: ledger.CasePolicy) ->
     session.add(row)
     session.flush()
     case, _created = ledger.attach_event(session, row, policy)
+    if row.plate_text:
+        vehicles.note_sighting(session, row.plate_text, (row.plate or {}).get("color"), row.occurred_at)
     payload = {**jsonable(event_row_payload(row)), "case_status": case.status}
     ledger.outbox(session).insert(0, ("event", payload))
     return payload

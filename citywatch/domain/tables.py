@@ -83,12 +83,28 @@ class Event(Base):
     evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     #: The event's MP4 clip, relative to `storage.recordings_dir`; set once the file is durable.
     clip: Mapped[str | None] = mapped_column(Text)
+    #: The vehicle's plate (`{"text", "color", "confidence"}`), and its text to look vehicles up by.
+    plate: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    plate_text: Mapped[str | None] = mapped_column(String(16), index=True)
     review_status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
     review_reason: Mapped[str | None] = mapped_column(Text)
     reviewed_by: Mapped[str | None] = mapped_column(String(64))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     occurred_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class Vehicle(Base):
+    """A vehicle known by its plate: when it was first and last seen breaking a rule, and how
+    often (its events and cases are those whose `plate_text` is this plate)."""
+
+    __tablename__ = "vehicles"
+
+    plate: Mapped[str] = mapped_column(String(16), primary_key=True)
+    color: Mapped[str | None] = mapped_column(String(10))
+    first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    event_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Zone(Base):
