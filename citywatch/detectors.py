@@ -4,6 +4,7 @@
 directories, manifests, sha256), decides the backend (the config's, else the manifest's, else by
 file suffix) and opens it with `vision.detect.open_detector`. `load_detector_set` does this for
 the `detector:` model and every `detectors:` entry and puts each behind its batching queue.
+`load_plate_reader` opens the plate reader of the `plates:` section the same way.
 `unproduced_labels` finds the rules that wait for labels none of those models produces (they would
 never fire): a config error, found here because only the models know their labels.
 
@@ -22,6 +23,7 @@ from citywatch.config import CitywatchConfig, DetectorConfig
 from citywatch.modelstore import ModelStoreError, coco_class_names, resolve_model
 from vision.detect import Detector, DetectorError, DetectorSet, ModelSpec, open_detector
 from vision.labels import COCO_MAPPING, expand_labels
+from vision.plates.reader import PlateModels, PlateReader, open_plate_reader
 
 
 def pick_backend(configured: str, suffix: str, manifest_backend: str | None) -> str:
@@ -107,3 +109,24 @@ def unproduced_labels(
                 message = f"no configured model produces {', '.join(sorted(wanted))}; the models give: {models}"
                 problems.append((("cameras", c, "rules", r, "labels"), message))
     return problems
+
+
+def wants_plates(config: CitywatchConfig) -> bool:
+    """Whether any enabled camera has a rule with `plates: true` (only then is a reader loaded)."""
+    return any(
+        camera.enabled and any(getattr(rule, "plates", False) for rule in camera.rules) for camera in config.cameras
+    )
+
+
+def load_plate_reader(config: CitywatchConfig) -> PlateReader:
+    """The plate reader on the `plates:` section's models, found and checked in the model store
+    (the detector's directories); `DetectorError` names the path of a missing or corrupt one."""
+    dirs = config.detector.model_dirs
+    try:
+        models = PlateModels(
+            det=resolve_model(config.plates.detector_model, dirs).path,
+            rec=resolve_model(config.plates.recognizer_model, dirs).path,
+        )
+        return open_plate_reader(models)
+    except (ModelStoreError, ValueError) as exc:
+        raise DetectorError(f"plate reader: {exc}") from None

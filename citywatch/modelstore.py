@@ -49,8 +49,9 @@ def shipped_manifest(package_dir: Path | None = None, prefix: Path | None = None
 
 
 REPO_MANIFEST = shipped_manifest()
-#: Backends a manifest entry may name ("auto": by file suffix).
-BACKENDS = ("auto", "yolox_onnx", "ultralytics")
+#: Backends a manifest entry may name ("auto": by file suffix; "ppocr_det", "ppocr_rec": the plate
+#: reader's text detector and recogniser, vision.plates.reader).
+BACKENDS = ("auto", "yolox_onnx", "ultralytics", "ppocr_det", "ppocr_rec")
 
 
 class ModelStoreError(Exception):

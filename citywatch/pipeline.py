@@ -23,6 +23,7 @@ from vision.evidence import annotate, encode_jpeg
 from vision.frames import Frame
 from vision.labels import select
 from vision.motion import DetectionNeeds
+from vision.plates.watch import PlateWatch
 from vision.rules import DwellState, RuleEvaluator, StayRule, StayUpdate, build_rules
 from vision.rules.resume import rebase_dwell
 from vision.rules.schedule import schedule_active, wall_time
@@ -67,8 +68,11 @@ class CameraPipeline:
         *,
         config: CitywatchConfig | None = None,
         modes: ModeHolder | None = None,
+        plates: PlateWatch | None = None,
     ):
         self.camera = camera
+        #: Reads the plates of vehicles staying in zones of rules with `plates: true` (None: no reader).
+        self.plates = plates if any(getattr(rule, "plates", False) for rule in camera.rules) else None
         self.config = config
         self.modes = modes
         self.timezone = config.timezone if config is not None else "Asia/Shanghai"
@@ -230,6 +234,8 @@ class CameraPipeline:
                 if output is not None:
                     outputs.append(output)
             self._middle_evidence(rule, frame)
+            if self.plates is not None and getattr(rule.config, "plates", False):
+                self._read_plates(rule, frame, self.plates)
         return outputs
 
     def clear_zones(self, now_s: float, window_s: float) -> list[tuple[str, str]]:
@@ -274,6 +280,13 @@ class CameraPipeline:
                 caption = f"{stay.label} {rule.type}"
                 self._middle_jpeg[key] = encode_jpeg(annotate(frame.image, rule.zones, stay.xyxy, caption))
 
+    def _read_plates(self, rule: RuleEvaluator, frame: Frame, plates: PlateWatch) -> None:
+        """Read the plate of each vehicle seen on this frame whose stay has not triggered yet (its
+        event carries what the readings agreed on by then), as often as the `plates:` section says."""
+        for stay in rule.live_stays():
+            if stay.triggered_s is None and stay.last_seen_s == frame.stream_s:
+                plates.observe((rule.id, stay.stay_id), frame.image, stay.xyxy, frame.stream_s)
+
     def _handle(
         self, rule_id: str, rule_type: str, zones: list[Zone], update: StayUpdate, frame: Frame | None, wall_s: float
     ) -> Output | None:
@@ -309,8 +322,11 @@ class CameraPipeline:
                 box=stay.xyxy,
                 occurred_wall_s=wall_s or frame.wall_s,
                 images=images,
+                plate=self.plates.plate(key) if self.plates is not None else None,
             )
         if update.kind == "ended":
+            if self.plates is not None:
+                self.plates.forget(key)
             self._stay_uid.pop(key, None)
             self._entry_jpeg.pop(key, None)
             self._middle_jpeg.pop(key, None)

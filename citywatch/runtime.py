@@ -25,6 +25,7 @@ import supervision as sv
 from citywatch.budget import DEFERRED_FRAMES_BYTES, ByteBudget
 from citywatch.camera_worker import CameraWorker, analysis_threads, decode_limit
 from citywatch.config import CitywatchConfig
+from citywatch.detectors import load_plate_reader, wants_plates
 from citywatch.events import EventRecord, Output
 from citywatch.modes import ModeHolder
 from citywatch.pipeline import CameraPipeline
@@ -34,6 +35,8 @@ from vision.detect import Detector, DetectorSet
 from vision.detect.detector_set import merge_detections
 from vision.frames import Frame
 from vision.motion import MotionGate, same_objects
+from vision.plates.reader import PlateReader
+from vision.plates.watch import PlateWatch
 from vision.record.live import LiveHub
 from vision.record.ring import RING_SLACK_S, PacketRing
 from vision.record.segments import SegmentRecorder
@@ -70,6 +73,7 @@ class Runtime:
         speed: str | float | None = None,
         loop: bool | None = None,
         modes: ModeHolder | None = None,
+        plate_reader: PlateReader | None = None,
     ):
         self.config = config
         self.sink = sink
@@ -99,6 +103,8 @@ class Runtime:
         self.pool = AnalysisPool(analysis_threads(live))
         # continuous segments are indexed by this process when it holds the database (else by retention)
         indexer = SegmentIndexer(sink.database) if getattr(sink, "database", None) is not None else None
+        #: One plate reader for every camera with a `plates: true` rule (onnxruntime runs are thread-safe).
+        self.plate_reader = plate_reader or (load_plate_reader(config) if wants_plates(config) else None)
         for camera in config.cameras:
             if camera.enabled:
                 # event clips need a recordings directory: the local sink's, or a camera group's
@@ -122,7 +128,8 @@ class Runtime:
                         ]
                     ),
                 )
-                pipeline = CameraPipeline(camera, config=config, modes=self.modes)
+                plates = None if self.plate_reader is None else PlateWatch(self.plate_reader, **config.plates.watch())
+                pipeline = CameraPipeline(camera, config=config, modes=self.modes, plates=plates)
                 reader.sampler.retune(pipeline.analysis_fps)  # the mode's rate from the first frame
                 gate = MotionGate.from_config(config.detector)
                 worker = CameraWorker(camera, reader, pipeline, gate=gate, ring=ring, recorder=recorder)

@@ -15,4 +15,10 @@ if $PY -m pip show opencv-python >/dev/null 2>&1; then
   $PY -m pip uninstall -y -q opencv-python
   $PY -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "opencv-python-headless==${headless}"
 fi
+# Plate reading (`citywatch plates read`, the `plates` extra): rapidocr_onnxruntime's metadata asks for
+# the desktop OpenCV build, so it is installed without dependencies (the others, onnxruntime, numpy,
+# PyYAML, Pillow, tqdm, are already here); then its PP-OCRv4 models are copied into the model store
+# ($CITYWATCH_MODEL_DIR, else models/) and checked against models/models.yaml. Both steps skip work already done.
+$PY -m pip install -q --disable-pip-version-check --no-deps "rapidocr_onnxruntime==1.4.4" pyclipper shapely six
+$PY -m citywatch models import-plates
 $PY -c "import cv2, av, onnxruntime, vision, citywatch; print('citywatch installed; OpenCV', cv2.__version__)"

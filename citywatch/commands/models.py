@@ -3,6 +3,7 @@
     citywatch models list [--manifest PATH] [--model-dir DIR]
     citywatch models add FILE --name NAME [--manifest PATH] [--backend B] [--labels cls=label,...]
     citywatch models derive NAME --variant int8|dynamic-batch [--calibration VIDEO] [--out DIR]
+    citywatch models import-plates [--to DIR]
 
 `list` prints each manifest entry with whether its file is present in the model store and matches
 its sha256 (exit status 1 when any is missing or corrupt). `add` hashes FILE and writes an entry
@@ -12,12 +13,18 @@ a variant of a stored model (INT8 calibrated on a video, or a dynamic-batch expo
 model directory (`--out`, default $CITYWATCH_MODEL_DIR, else `models/`) and records it in that
 directory's `derived.yaml` with its sha256 and provenance (exit 2: bad arguments; 3: the source
 model or the footage cannot be used, or the variant's recall vs FP32 is below `--min-recall`).
+`import-plates` copies the plate reader's models (the manifest's `ppocr_det` and `ppocr_rec`
+entries) out of the installed rapidocr_onnxruntime package into a model store directory (`--to`,
+default $CITYWATCH_MODEL_DIR, else `models/`), checking each file's sha256 (exit 3 when the package
+is missing or its files are not the ones the manifest names).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
+import shutil
 import sys
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -30,15 +37,21 @@ from citywatch.modelstore import (
     ModelEntry,
     ModelStoreError,
     add_model,
+    all_entries,
     coco_class_names,
     model_status,
     resolve_model,
+    verify,
 )
 from vision.offline import ensure_offline_ultralytics
 
 DEFAULT_DIRS = ["models", "../shared/models"]
 #: Variants `derive` makes (vision.detect.variants.VARIANTS, named here so the parser needs no model tools).
 VARIANT_NAMES = ("int8", "dynamic-batch")
+#: Manifest backends of the plate reader's models, which `import-plates` copies from RapidOCR's wheel.
+PLATE_BACKENDS = ("ppocr_det", "ppocr_rec")
+#: The package whose wheel carries the plate models (the `plates` extra).
+PLATE_PACKAGE = "rapidocr_onnxruntime"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -76,6 +89,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     derive.add_argument("--model-dir", action="append", default=None, help="where to find NAME (repeatable)")
     derive.add_argument("--min-recall", type=float, default=0.95, help="refuse a variant below this recall vs FP32")
     derive.set_defaults(func=cmd_derive)
+
+    plates = sub.add_parser("import-plates", help="copy the plate reader's models from rapidocr into the model store")
+    plates.add_argument("--to", type=Path, default=None, help="model store dir ($CITYWATCH_MODEL_DIR, else models)")
+    plates.set_defaults(func=cmd_import_plates)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -198,6 +215,66 @@ def cmd_derive(args: argparse.Namespace) -> int:
         print(
             f"vs FP32: recall {accuracy['recall']}, precision {accuracy['precision']}, mean IoU {accuracy['mean_iou']}"
         )
+    return 0
+
+
+def plate_entries() -> list[ModelEntry]:
+    """The manifest entries of the plate reader's models (text detector, then recogniser)."""
+    entries = [e for e in all_entries().values() if e.backend in PLATE_BACKENDS]
+    return sorted(entries, key=lambda e: PLATE_BACKENDS.index(e.backend))
+
+
+def plate_package_models() -> Path:
+    """The `models/` folder inside the installed rapidocr_onnxruntime (found without importing it)."""
+    spec = importlib.util.find_spec(PLATE_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelStoreError(
+            f"{PLATE_PACKAGE} is not installed: `pip install --no-deps {PLATE_PACKAGE}==1.4.4 pyclipper shapely six` "
+            "(scripts/install.sh does it)"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "models"
+
+
+def import_plate_models(target: Path, package_models: Path | None = None) -> list[Path]:
+    """Copy each plate model from RapidOCR's package into `target` (skipping files already there
+    and intact), checking both copies against the manifest; returns the stored paths."""
+    source_dir = package_models or plate_package_models()
+    entries = plate_entries()
+    if not entries:
+        raise ModelStoreError(f"no {'/'.join(PLATE_BACKENDS)} entries in the model manifests")
+    stored = []
+    for entry in entries:
+        source, destination = source_dir / entry.file, target / entry.file
+        if destination.is_file():
+            try:
+                verify(destination, entry)
+            except ModelStoreError:
+                pass  # a damaged copy is replaced below
+            else:
+                stored.append(destination)
+                continue
+        if not source.is_file():
+            raise ModelStoreError(f"plate model {source} not found in the installed {PLATE_PACKAGE}")
+        verify(source, entry)
+        target.mkdir(parents=True, exist_ok=True)
+        partial = destination.with_name(destination.name + ".part")
+        shutil.copyfile(source, partial)
+        partial.replace(destination)
+        verify(destination, entry)
+        stored.append(destination)
+    return stored
+
+
+def cmd_import_plates(args: argparse.Namespace) -> int:
+    """Copy the plate models into the store; 3 when the package or a file cannot be used."""
+    target = args.to or Path(os.environ.get("CITYWATCH_MODEL_DIR") or DEFAULT_DIRS[0])
+    try:
+        stored = import_plate_models(target)
+    except (ModelStoreError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    for path in stored:
+        print(f"plate model {path} ok")
     return 0
 
 

@@ -13,8 +13,10 @@ from citywatch.config.base import NON_MOTOR_LABELS, VEHICLE_LABELS, ConfigModel,
 from citywatch.config.camera import CameraConfig, ReplayConfig, ZoneConfig, normalise_source_url, split_source_url
 from citywatch.config.cluster import ClusterConfig
 from citywatch.config.detector import DetectorConfig
+from citywatch.config.enforcement import EnforcementConfig
 from citywatch.config.loading import ConfigError, expand_env, load_config, parse_config
 from citywatch.config.modes import ModeConfig, ModeGroupConfig
+from citywatch.config.plates import PlatesConfig
 from citywatch.config.publishing import MqttConfig, WebhookConfig
 from citywatch.config.record import RecordConfig, RetainConfig
 from citywatch.config.root import CitywatchConfig
@@ -45,6 +47,7 @@ __all__ = [
     "ConfigModel",
     "DetectorConfig",
     "DwellRuleConfig",
+    "EnforcementConfig",
     "Identifier",
     "IllegalParkingRuleConfig",
     "LitterRuleConfig",
@@ -52,6 +55,7 @@ __all__ = [
     "ModeGroupConfig",
     "MqttConfig",
     "NonMotorParkingRuleConfig",
+    "PlatesConfig",
     "Point",
     "RecordConfig",
     "ReplayConfig",

@@ -10,7 +10,9 @@ from citywatch.config.base import ConfigModel, Identifier, require_unique
 from citywatch.config.camera import CameraConfig
 from citywatch.config.cluster import ClusterConfig
 from citywatch.config.detector import DetectorConfig
+from citywatch.config.enforcement import EnforcementConfig
 from citywatch.config.modes import ModeConfig, default_modes
+from citywatch.config.plates import PlatesConfig
 from citywatch.config.publishing import MqttConfig, WebhookConfig
 from citywatch.config.rules import RULE_TYPES
 from citywatch.config.service import ApiConfig
@@ -26,6 +28,16 @@ class CitywatchConfig(ConfigModel):
         title="Extra detectors",
         description="Further named detectors (e.g. a litter model); each runs only for cameras whose "
         "rules need its labels.",
+    )
+    enforcement: EnforcementConfig = Field(
+        default_factory=EnforcementConfig,
+        title="Enforcement",
+        description="The parking enforcement workflow: first-violation waiver, grace, towing, strict sections.",
+    )
+    plates: PlatesConfig = Field(
+        default_factory=PlatesConfig,
+        title="Plates",
+        description="Plate reading for parking rules with `plates: true`: models and reading rate.",
     )
     storage: StorageConfig = Field(default_factory=StorageConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)

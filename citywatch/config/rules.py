@@ -114,6 +114,11 @@ class IllegalParkingRuleConfig(_DwellRuleBase):
         title="Labels",
         description="Detection labels that count as a parked vehicle.",
     )
+    plates: bool = Field(
+        False,
+        title="Read plates",
+        description="Read the staying vehicle's plate (the `plates:` section's reader) and put it on the event.",
+    )
 
 
 class NonMotorParkingRuleConfig(_DwellRuleBase):

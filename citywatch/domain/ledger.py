@@ -103,6 +103,19 @@ def _record(
     return entry
 
 
+def append_action(
+    session: Session,
+    case: Case,
+    actor: str,
+    action: str,
+    *,
+    note: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> CaseAction:
+    """An audited step on `case` that does not change its status (an enforcement step, a lookup)."""
+    return _record(session, case, actor, case.status, action=action, note=note, data=data)
+
+
 def _apply_status(case: Case, to: str, now: datetime) -> None:
     case.status, case.updated_at = to, now
     stamp = {

@@ -107,6 +107,19 @@ class Vehicle(Base):
     event_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class Owner(Base):
+    """A vehicle's registered owner as the bureau enters it (车主信息): the phone number is shown in
+    full only through an audited lookup on a case (`citywatch.domain.enforcement.lookup_owner`)."""
+
+    __tablename__ = "owners"
+
+    plate: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+
 class Zone(Base):
     """A configured zone of a camera, synchronised from the config file at start."""
 

@@ -1,0 +1,47 @@
+"""The `enforcement:` section: the parking enforcement workflow of a city (首违免罚, notices,
+towing), per city, with defaults written down in docs/enforcement.md."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from citywatch.config.base import ConfigModel
+
+
+class EnforcementConfig(ConfigModel):
+    """How parking cases are enforced: the first-violation waiver and when to escalate."""
+
+    waiver: bool = Field(
+        True,
+        title="First-violation waiver (首违免罚)",
+        description="Offer the waiver to a vehicle's first violation within `lookback_days` that leaves "
+        "within `grace_min` of the notice.",
+    )
+    lookback_days: float = Field(
+        365.0,
+        gt=0.0,
+        le=3650.0,
+        title="Look-back window (days)",
+        description="A violation is a first one when the plate has no other confirmed or pending violation "
+        "in this many days before it.",
+    )
+    grace_min: float = Field(
+        15.0,
+        gt=0.0,
+        le=1440.0,
+        title="Grace after notice (min)",
+        description="Minutes the vehicle has to leave after the notice (phone or card) for the waiver.",
+    )
+    tow_after_min: float = Field(
+        30.0,
+        gt=0.0,
+        le=1440.0,
+        title="Tow after (min)",
+        description="Minutes after the notice from which towing is the suggested next step when it is still there.",
+    )
+    strict_zones: list[str] = Field(
+        default_factory=list,
+        title="Strict road sections (严管路段)",
+        description="`camera/zone` ids where no waiver is granted.",
+        examples=[["campus-road/kerb"]],
+    )
