@@ -220,18 +220,17 @@ def _why_not(state: Assessment, config: EnforcementConfig) -> str:
     return f"the vehicle did not leave within {config.grace_min:g} min of the notice"
 
 
-def lookup_owner(session: Session, case: Case, actor: str) -> dict[str, Any]:
-    """The case vehicle's owner with the full phone number; the lookup (not the number) is audited."""
+def lookup_owner(session: Session, case: Case, actor: str) -> dict[str, Any] | None:
+    """The case vehicle's owner with the full phone number (None when none is registered); the
+    lookup is audited either way, with the plate and whether it was found, never the number."""
     plate = case_plate(session, case.id)
     if plate is None:
         raise EnforcementError(409, f"case {case.id} has no plate to look up")
     owner = session.get(Owner, plate)
-    found = owner is not None and bool(owner.phone)
-    ledger.append_action(
-        session, case, actor, "owner_lookup", note="查询车主联系方式", data={"plate": plate, "found": found}
-    )
+    audit = {"plate": plate, "found": owner is not None and bool(owner.phone)}
+    ledger.append_action(session, case, actor, "owner_lookup", note="查询车主联系方式", data=audit)
     if owner is None:
-        raise EnforcementError(404, f"no owner registered for plate {plate}")
+        return None
     return {"plate": plate, "name": owner.name, "phone": owner.phone}
 
 
