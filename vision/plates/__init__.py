@@ -2,9 +2,9 @@
 
 * `grammar`: `normalize_plate` and `parse_plate`, the Chinese plate grammar (GA 36: province
   character, issuing-authority letter, serial; eight characters for new-energy plates; no I or O);
-* `vote`: `vote_plate`, the best reading over a stay's frames, given only when several agree.
-
-The readers (plate localisation and recognition models) come with issue #16's later slices.
+* `vote`: `vote_plate`, the best reading over a stay's frames, given only when several agree;
+* `reader`, `recognize`, `color`: `OcrPlateReader` (PP-OCRv4 via RapidOCR, from the model store);
+* `watch`: `PlateWatch`, which frames of a parked vehicle's stay are read, and its agreed plate.
 """
 
 from vision.plates.grammar import PLATE_COLORS, PROVINCES, PlateText, normalize_plate, parse_plate
