@@ -27,6 +27,7 @@ from api.routes import (
     metrics,
     mode,
     recordings,
+    sessions,
     stats,
     users,
     vehicles,
@@ -81,6 +82,7 @@ def create_app(config: CitywatchConfig, database: Database, publisher: Publisher
         live_video,
         recordings,
         vehicles,
+        sessions,
     ):
         app.include_router(module.router)
     app.include_router(cameras.images)

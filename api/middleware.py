@@ -40,6 +40,8 @@ BODY_LIMITS = ((re.compile(r"^/api/cases/[^/]+/photos$"), 16 * 1024 * 1024),)
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Writes an anonymous reader may make when `api.anonymous_read` is on: its live-stream ticket.
 ANONYMOUS_WRITES = frozenset({"/api/stream/ticket"})
+#: Writes that need no token at all: signing in with a username and password (api.routes.sessions).
+SIGN_IN = ("POST", "/api/session")
 #: What describes the API: readers only when anonymous reads are off.
 DOCS_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 
@@ -141,6 +143,8 @@ class RequestGuard(HttpMiddleware):
         reader when anonymous reads are off; None to go on."""
         context: AppContext = scope["app"].state.context
         anonymous_ok = context.config.api.anonymous_read
+        if (method, path) == SIGN_IN:
+            return None
         if method in WRITES and path.startswith("/api/"):
             anonymous_ok = anonymous_ok and path in ANONYMOUS_WRITES
         elif path not in DOCS_PATHS:

@@ -3,6 +3,7 @@
     citywatch users add NAME --role viewer|operator|admin [--config FILE]   # prints the token, one line
     citywatch users list [--config FILE]
     citywatch users revoke NAME [--config FILE]
+    citywatch users passwd NAME [--config FILE]     # reads the new password from stdin (or asks)
 
 `add` creates the user (or gives an existing one the role) and prints a new token on stdout and
 nothing else; only its SHA-256 is stored, so it cannot be shown again.
@@ -11,10 +12,13 @@ nothing else; only its SHA-256 is stored, so it cannot be shown again.
 from __future__ import annotations
 
 import argparse
+import getpass
+import sys
 
 from citywatch.config import load_config
 from citywatch.domain.accounts import ROLES, add_user, list_users, revoke_user
 from citywatch.domain.db import Database, open_database
+from citywatch.domain.sessions import set_password
 
 DEFAULT_CONFIG = "configs/demo.yaml"
 
@@ -35,6 +39,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     revoke.add_argument("name")
     revoke.add_argument("--config", default=DEFAULT_CONFIG, help="config YAML")
     revoke.set_defaults(func=cmd_revoke)
+    passwd = sub.add_parser("passwd", help="set a user's password for the console's sign-in (read from stdin)")
+    passwd.add_argument("name")
+    passwd.add_argument("--config", default=DEFAULT_CONFIG, help="config YAML")
+    passwd.set_defaults(func=cmd_passwd)
 
 
 def _database(path: str) -> Database:
@@ -77,4 +85,26 @@ def cmd_revoke(args: argparse.Namespace) -> int:
     if not found:
         print(f"citywatch: no user {args.name!r}")
         return 1
+    return 0
+
+
+def cmd_passwd(args: argparse.Namespace) -> int:
+    """Set NAME's password: asked twice on a terminal, else the first line of stdin (never an argument,
+    which would stay in the shell's history and the process list). Exit 1 when refused."""
+    if sys.stdin.isatty():
+        password = getpass.getpass("new password: ")
+        if getpass.getpass("again: ") != password:
+            print("citywatch: the two passwords differ", file=sys.stderr)
+            return 1
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    database = _database(args.config)
+    try:
+        with database.session() as session:
+            set_password(session, args.name, password)
+    except ValueError as exc:
+        print(f"citywatch: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        database.dispose()
     return 0

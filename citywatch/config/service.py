@@ -19,6 +19,13 @@ class ApiConfig(ConfigModel):
         "the API docs and metrics; writes always need a token. Off unless the config turns it on (the "
         "demo does); keep it off where the API is reachable beyond the bureau's network.",
     )
+    session_hours: float = Field(
+        12.0,
+        gt=0.0,
+        le=24.0 * 30,
+        title="Session length (h)",
+        description="How long a username sign-in lasts (a shift and its handover); API tokens do not expire.",
+    )
     threads: int = Field(
         4,
         ge=1,

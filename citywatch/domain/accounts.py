@@ -12,8 +12,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from citywatch.domain.tables import ApiToken, User
@@ -107,10 +108,12 @@ def authenticate(session: Session, token: str) -> Principal | None:
 
 
 def find_by_hash(session: Session, token_hash: str) -> Principal | None:
-    """The user holding the token with this hash (see `authenticate`)."""
+    """The user holding the token with this hash (see `authenticate`); an expired session's token
+    holds nobody."""
     row = session.execute(
         select(User.id, User.name, User.role)
         .join(ApiToken, ApiToken.user_id == User.id)
         .where(ApiToken.token_hash == token_hash, ApiToken.revoked.is_(False), User.disabled.is_(False))
+        .where(or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > datetime.now(UTC)))
     ).first()
     return Principal(name=row.name, role=row.role, id=row.id) if row else None
