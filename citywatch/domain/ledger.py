@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from citywatch.config import CasePolicyConfig, CitywatchConfig
-from citywatch.domain import workflow
+from citywatch.domain import wording, workflow
 from citywatch.domain.payloads import action_payload, case_payload
 from citywatch.domain.tables import Camera, Case, CaseAction, Event, Zone
 
@@ -210,7 +210,7 @@ def attach_event(
             location=location,
             district=district,
             street=street,
-            description=f"{event.type} ({event.label or '-'}) seen by camera {event.camera_id}",
+            description=wording.case_description(event.type, event.label, location),
             deadline_h=policy.deadline_h,
             event_count=0,
             created_at=now,
@@ -224,7 +224,7 @@ def attach_event(
             actor,
             None,
             action="open",
-            note=f"opened from event {event.uid}",
+            note=wording.opened_from_event(event.uid),
             data={"event_id": event.id},
             now=now,
         )
@@ -239,12 +239,12 @@ def attach_event(
             actor,
             case.status,
             action="event",
-            note=f"event {event.uid} attached",
+            note=wording.event_attached(event.uid),
             data={"event_id": event.id},
             now=now,
         )
     if not created and case.status == "handled":  # 核查 failed: the camera still sees the problem
-        note = f"verification failed: camera saw it again (event {event.uid})"
+        note = wording.verification_failed(event.uid)
         request = TransitionRequest(to="dispatched", note=note, team=case.team, deadline=case.deadline)
         transition(session, case, request, CAMERA_VERIFIER, now)
     if case.status == "new" and (policy.auto_register if register is None else register):
@@ -291,8 +291,8 @@ def create_hotline_case(
     )
     session.add(case)
     session.flush()
-    _record(session, case, actor, None, action="open", note=f"hotline ticket {ticket}", now=now)
-    transition(session, case, TransitionRequest(to="registered", note=f"hotline ticket {ticket}"), actor, now)
+    _record(session, case, actor, None, action="open", note=wording.hotline_ticket(ticket), now=now)
+    transition(session, case, TransitionRequest(to="registered", note=wording.hotline_ticket(ticket)), actor, now)
     return case
 
 
@@ -319,7 +319,8 @@ def zone_clear(
     verified = []
     for case in cases:
         if case.handled_at is not None and case.handled_at <= clear_since:
-            note = f"camera saw zone {zone_id} clear since {clear_since.isoformat()}"
+            zone = session.get(Zone, (camera_id, zone_id))
+            note = wording.zone_seen_clear((zone.name or zone.id) if zone else zone_id, clear_since)
             transition(session, case, TransitionRequest(to="verified", note=note), actor)
             verified.append(case)
     return verified
