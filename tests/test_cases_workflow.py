@@ -359,3 +359,14 @@ def test_list_pages_carry_the_same_fields_as_the_detail_views(ledger: Ledger) ->
     assert {k: _instant(v) for k, v in listed_event.items()} == {k: _instant(v) for k, v in one.items()}
     in_detail = ledger.client.get(f"/api/cases/{event['case_id']}", headers=viewer).json()["events"][0]
     assert in_detail == listed_event
+
+
+@both_backends
+def test_a_hotline_case_has_its_deadline_from_intake(ledger: Ledger) -> None:
+    created = _hotline(ledger, "12345-2026-0001")
+    deadline = datetime.fromisoformat(created["deadline"])
+    assert abs(deadline - (datetime.now(UTC) + timedelta(hours=24))) < timedelta(minutes=1)
+    assert not created["overdue"]
+    dispatched = _move(ledger, created["id"], to="dispatched", team="第一执法中队")
+    assert dispatched.status_code == 200, dispatched.text
+    assert datetime.fromisoformat(dispatched.json()["case"]["deadline"]) == deadline  # the call's clock runs on

@@ -152,7 +152,9 @@ def transition(
     data: dict[str, Any] = {}
     if request.to == "dispatched":
         case.team = request.team
-        deadline = request.deadline or now + timedelta(hours=case.deadline_h or 24.0)
+        # a hotline ticket's time limit runs from its intake (12345 counts it from the call)
+        intake = case.deadline if case.source == "hotline" and current == "registered" else None
+        deadline = request.deadline or intake or now + timedelta(hours=case.deadline_h or 24.0)
         if deadline.tzinfo is None:
             deadline = deadline.replace(tzinfo=UTC)
         case.deadline = deadline
@@ -285,6 +287,7 @@ def create_hotline_case(
         street=street,
         description=description,
         deadline_h=deadline_h,
+        deadline=now + timedelta(hours=deadline_h),  # from intake, not from dispatch
         event_count=0,
         created_at=now,
         updated_at=now,
