@@ -129,3 +129,16 @@ export async function download(url, name) {
   document.body.append(a); a.click(); a.remove();
   setTimeout(() => URL.revokeObjectURL(objectUrl), 10_000);
 }
+// parking enforcement by plate (issue #16): a case's steps and owner, vehicles, the campaign report
+export const getEnforcement = (caseId) => api(`/api/cases/${caseId}/enforcement`);
+export const recordEnforcement = (caseId, body) => api(`/api/cases/${caseId}/enforcement`, { method: "POST", body });
+/** The owner with the full phone number (operators; the server writes the lookup on the case). */
+export const lookupOwner = (caseId) => api(`/api/cases/${caseId}/owner-lookup`, { method: "POST" });
+export const listVehicles = (query) => api("/api/vehicles", { query: { within_days: 365, min_events: 2, ...query } });
+export const getVehicle = (plate, query) => api(`/api/vehicles/${encodeURIComponent(plate)}`, { query });
+export const getCampaignReport = (query) => api("/api/reports/campaign", { query: { ...query, format: "json" } });
+/** The campaign report's CSV or Excel file, as a download. */
+export function campaignReportUrl(query, format) {
+  const params = new URLSearchParams(Object.entries({ ...query, format }).filter(([, v]) => v !== undefined && v !== null && v !== ""));
+  return `/api/reports/campaign?${params}`;
+}

@@ -8,8 +8,9 @@ import * as queue from "./queue.js";
 import * as cases from "./cases.js";
 import * as cameras from "./cameras.js";
 import * as stats from "./stats.js";
+import * as vehicles from "./vehicles.js";
 
-const PAGES = { queue, cases, case: cases, cameras, camera: cameras, stats };
+const PAGES = { queue, cases, case: cases, cameras, camera: cameras, stats, vehicles, vehicle: vehicles };
 
 // ---- sign-in ----
 function signInPage(message) {
@@ -143,7 +144,7 @@ async function route() {
   if (current?.leave) current.leave();
   current = page;
   for (const a of document.querySelectorAll("#nav a")) {
-    const owner = { case: "cases", camera: "cameras" }[name] || name;
+    const owner = { case: "cases", camera: "cameras", vehicle: "vehicles" }[name] || name;
     a.classList.toggle("active", a.dataset.page === owner);
   }
   const main = clear(document.getElementById("main"));
@@ -160,8 +161,17 @@ function tick() {
   if (clock) clock.textContent = `${fmtTime(new Date())} ${getTimeZone().split("/").pop()}`;
 }
 
+/** The vehicles page (parking enforcement by plate) joins the navigation before the statistics. */
+function addVehiclesLink() {
+  const nav = document.getElementById("nav");
+  if (!nav || nav.querySelector('[data-page="vehicles"]')) return;
+  const link = h("a", { href: "#/vehicles", dataset: { page: "vehicles", i18n: "nav.vehicles" } }, t("nav.vehicles"));
+  nav.insertBefore(link, nav.querySelector('[data-page="stats"]'));
+}
+
 function init() {
   connectShell({ signOut, renderMode });
+  addVehiclesLink();
   setLang(getLang());
   translate();
   document.getElementById("lang").textContent = getLang() === "zh" ? "EN" : "中文";

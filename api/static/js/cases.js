@@ -5,9 +5,11 @@ import { fmtDateTime, t } from "./i18n.js";
 import { can, onLive, store } from "./state.js";
 import { fromZoneInput, toZoneInput } from "./timeline.js";
 import { clear, errorText, h, modal, toast, typeName } from "./util.js";
+import { plateChip } from "./vehicles.js";
 
 const COLUMNS = ["new", "registered", "dispatched", "handled", "verified", "closed"];
 let root = null, unsubscribe = null, args = null;
+let revealed = null;  // {caseId, owner}: the full number an operator looked up, shown until the page is left
 
 function statusName(status, fallback) { const s = t(`cs.${status}`); return s === status ? (fallback || status) : s; }
 function statusChip(c) { return h("span.status-chip", { class: c.status, id: "case-status", dataset: { status: c.status } }, statusName(c.status, c.status_label)); }
@@ -210,8 +212,92 @@ function exportForm(c) {
   h("label", { for: "export-end" }, t("c.exportEnd")), end, button);
 }
 
+// ---- parking enforcement (issue #16): plate, first violation or repeat, steps, the owner ----
+const PARKING = ["illegal_parking", "non_motor_parking"];
+const STEPS = ["move_on", "card", "phone", "notice", "waiver", "tow"];
+const KINDS = ["car", "two_wheel", "three_wheel", "four_wheel_e"];
+
+async function takeStep(c, step, noteInput) {
+  const body = { step, note: noteInput.value.trim() || undefined };
+  if (step === "tow") {
+    const answer = await modal(`${t("step.tow")} · #${c.id}`, h("div.reasons", h("p.muted", t("en.towKind")),
+      KINDS.map((kind, i) => h("label.reason", h("input", { type: "radio", name: "vehicle_kind", value: kind, checked: i === 0 }), t(`kind.${kind}`)))),
+    { okText: t("step.tow"), danger: true });
+    if (!answer) return;
+    body.vehicle_kind = answer.vehicle_kind || "car";
+  }
+  const buttons = [...document.querySelectorAll("#enf-actions button")].map((b) => [b, b.disabled]);
+  for (const [b] of buttons) b.disabled = true;  // one step at a time: no double posts
+  try {
+    await API.recordEnforcement(c.id, body);
+    toast(`${t("step." + step)} · ${t("en.recorded")}`, "ok");
+    await renderCase(c.id);
+  } catch (err) {
+    toast(errorText(err), "error");
+    for (const [b, was] of buttons) b.disabled = was;  // the note stays as typed
+  }
+}
+
+async function revealOwner(c) {
+  try {
+    revealed = { caseId: c.id, owner: await API.lookupOwner(c.id) };
+    toast(t("ow.audited"), "ok");
+  } catch (err) { toast(err.status === 404 ? t("ow.notFound") : errorText(err), "error"); }
+  await renderCase(c.id);
+}
+
+function ownerBlock(c, e) {
+  const full = revealed && revealed.caseId === c.id ? revealed.owner : null;
+  const owner = full || e.owner;
+  if (!e.plate) return null;
+  if (!owner) return h("div.owner#owner", h("b", `${t("ow.title")}: `), h("span#owner-phone", t("ow.none")));
+  return h("div.owner#owner", { dataset: { revealed: full ? "1" : "" } },
+    h("b", `${t("ow.title")}: `), owner.name ? h("span#owner-name", owner.name) : null,
+    h("span", ` ${t("ow.phone")}: `), h("span#owner-phone", { class: full ? "full" : "" }, owner.phone),
+    full ? h("span.muted#owner-audited", ` · ${t("ow.audited")}`)
+      : can("cases") ? h("button.ghost#btn-owner-lookup", { type: "button", onclick: () => revealOwner(c) }, t("ow.lookup")) : null);
+}
+
+/** The case's plate as its events read it (so with its colour): the most confident reading of that text. */
+function plateRead(c, text) {
+  const reads = (c.events || []).map((ev) => ev.plate).filter((p) => p && p.text === text);
+  return reads.sort((a, b) => (b.confidence ?? 0) - (a.confidence ?? 0))[0] || text;
+}
+
+function enforcementPanel(c, e) {
+  if (!e) return null;
+  const open = !["closed", "rejected"].includes(c.status);
+  const badges = [
+    e.plate && e.first_violation ? h("span.enf-badge.first#badge-first", t("en.first")) : null,
+    e.prior_violations > 0 ? h("span.enf-badge.repeat#badge-repeat", `${t("en.repeat")} · ${t("en.prior")} ${e.prior_violations} ${t("en.times")}`.trim()) : null,
+    e.strict_section ? h("span.enf-badge.strict#badge-strict", t("en.strict")) : null,
+    e.waived ? h("span.enf-badge.waived#badge-waived", t("en.waived")) : null,
+  ];
+  const note = h("input#enf-note", { type: "text", autocomplete: "off", maxlength: 2000, placeholder: t("en.note"), "aria-label": t("en.note") });
+  const button = (step) => h("button", { type: "button", id: `enf-${step}`, dataset: { step },
+    class: [step === e.next_step && "suggested", step === "tow" && "danger"].filter(Boolean).join(" ") || undefined,
+    disabled: step === "waiver" && !e.waiver_eligible, title: step === "waiver" && !e.waiver_eligible ? t("en.waiverNo") : step === e.next_step ? t("en.suggested") : undefined,
+    onclick: () => takeStep(c, step, note) }, t(`step.${step}`));
+  const actions = can("cases") && open ? h("div.enf-actions#enf-actions", note, h("div.enf-buttons", STEPS.map(button)),
+    e.next_step ? h("div.muted#enf-next", `${t("en.suggested")}: ${t(`step.${e.next_step}`)}`) : null)
+    : can("cases") ? h("p.muted", t("en.closed")) : null;
+  const steps = e.steps.length ? h("ol.enf-steps#enf-steps", e.steps.map((s) => h("li", { dataset: { step: s.step } },
+    h("span.when", fmtDateTime(s.at)), h("b", s.actor || "—"), h("span.enf-step", t(`step.${s.step}`)),
+    s.vehicle_kind ? h("span.muted", t(`kind.${s.vehicle_kind}`)) : null, s.note ? h("span", `“${s.note}”`) : null)))
+    : h("p.muted#enf-steps-empty", t("en.noSteps"));
+  const left = e.left_at ? `${fmtDateTime(e.left_at)}${e.left_within_grace ? ` · ${t("en.inGrace")}` : ""}` : t("en.stillThere");
+  return h("div.panel.enforcement#enforcement", { dataset: { next: e.next_step || "" } },
+    h("h3", t("en.title")),
+    h("div.enf-head", plateChip(plateRead(c, e.plate), { link: true, big: true }) || h("span.muted#no-plate", t("pl.none")), badges),
+    h("table.kv", h("tr", h("td", t("en.noticeAt")), h("td#enf-notice", e.notice_at ? fmtDateTime(e.notice_at) : t("en.notYet"))),
+      h("tr", h("td", t("en.leftAt")), h("td#enf-left", left))),
+    ownerBlock(c, e),
+    h("h4", t("en.steps")), steps, actions);
+}
+
 async function renderCase(id) {
   const c = await API.getCase(id);
+  const enforcement = PARKING.includes(c.type) ? await API.getEnforcement(id).catch(() => null) : null;
   if (args?.arg !== String(id) || !root) return;
   const events = c.events || [];
   const actions = c.actions || c.audit || c.audit_trail || c.history || [];
@@ -237,10 +323,11 @@ async function renderCase(id) {
           stepper(c),
           h("p.muted", c.description || ""),
           buttons.length ? h("div.case-actions", buttons) : null),
+        enforcementPanel(c, enforcement),
         h("div.panel", h("h3", `${t("c.photos")} (${photos.length})`), h("div.photos", photoEls)),
         clipsPanel(events), exportsPanel(c),
         h("div.panel", h("h3", `${t("c.events")} (${events.length})`),
-          h("table.kv", events.map((e) => h("tr", h("td", `#${e.id} ${typeName(e.type)} · ${e.label || ""}`), h("td", `${fmtDateTime(e.occurred_at)} · ${t(`review.${e.review_status}`)}`)))))),
+          h("table.kv", events.map((e) => h("tr", h("td", `#${e.id} ${typeName(e.type)} · ${e.label || ""} `, plateChip(e.plate)), h("td", `${fmtDateTime(e.occurred_at)} · ${t(`review.${e.review_status}`)}`)))))),
       h("div",
         h("div.panel", h("table.kv", facts.map(([k, v]) => h("tr", h("td", k), h("td", v))))),
         h("div.panel", h("h3", t("c.audit")), h("ol.audit#audit", actions.map(auditEntry))))));
@@ -258,4 +345,4 @@ export async function render(main, route) {
   });
 }
 
-export function leave() { if (unsubscribe) unsubscribe(); root = null; args = null; }
+export function leave() { if (unsubscribe) unsubscribe(); root = null; args = null; revealed = null; }

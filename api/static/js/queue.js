@@ -3,6 +3,7 @@ import * as API from "./api.js";
 import { fmtDateTime, fmtDuration, fmtTime, t } from "./i18n.js";
 import { can, onLive, store } from "./state.js";
 import { clear, errorText, h, modal, toast, typeName } from "./util.js";
+import { plateChip } from "./vehicles.js";
 
 const REASONS = ["not_violation", "wrong_object", "outside_zone", "duplicate", "bad_image", "other"];
 const EVIDENCE_ORDER = ["entry", "middle", "trigger"];
@@ -74,7 +75,7 @@ function row(event) {
   }, img,
   h("div.row-main",
     h("div.row-top", h("b.type", { class: event.type }, typeName(event.type)), h("span.time", fmtTime(event.occurred_at))),
-    h("div.row-sub", cameraOf(event).name || event.camera_id),
+    h("div.row-sub", plateChip(event.plate), cameraOf(event).name || event.camera_id),
     h("div.row-sub.muted", place(event), " · ", h("span.dur", { dataset: { id: event.id } }, fmtDuration(durationSoFar(event))))),
   h("span.status-dot", { class: event.review_status, title: t(`review.${event.review_status}`) }));
 }
@@ -124,6 +125,7 @@ function detail(event) {
       h("dt", t("f.camera")), h("dd", h("a", { href: `#/camera/${encodeURIComponent(event.camera_id)}` }, camera.name || event.camera_id)),
       h("dt", t("d.place")), h("dd", place(event) || "—"),
       h("dt", t("d.time")), h("dd", fmtDateTime(event.occurred_at)),
+      event.plate ? [h("dt", t("pl.plate")), h("dd#event-plate", plateChip(event.plate, { link: true }))] : null,
       h("dt", t("d.object")), h("dd", `${event.label || "—"}${event.score != null ? ` · ${Math.round(event.score * 100)}%` : ""}`),
       h("dt", t("d.zone")), h("dd", `${event.zone_id || "—"} · ${event.rule_id}`)),
     actions);
