@@ -103,6 +103,9 @@ def console_page(browser) -> Iterator:  # type: ignore[no-untyped-def]
 
 def sign_in(page, base: str, token: str) -> None:  # type: ignore[no-untyped-def]
     page.goto(base + "/")
+    page.wait_for_selector("#username")  # the sign-in page: a username and password first
+    if not page.is_visible("#token"):
+        page.click(".signin-token summary")  # an access token is the folded alternative
     page.fill("#token", token)
     page.click("#signin")
     page.wait_for_selector("#topbar:not([hidden])")

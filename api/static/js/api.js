@@ -2,14 +2,22 @@
 // Every call to an endpoint of another module goes through a function here, so a change of
 // shape is fixed in one place.
 
-let token = localStorage.getItem("cw.token") || "";
+// A pasted access token is remembered (localStorage); a password sign-in's session token only for
+// this browser tab's session (sessionStorage), and it expires on the server (api.session_hours).
+let token = sessionStorage.getItem("cw.session") || localStorage.getItem("cw.token") || "";
 export const session = { user: null };
 
 export function getToken() { return token; }
-export function setToken(value) {
+export function isSession() { return Boolean(token) && sessionStorage.getItem("cw.session") === token; }
+export function setToken(value, { session: isSessionToken = false } = {}) {
   token = value || "";
-  if (token) localStorage.setItem("cw.token", token); else localStorage.removeItem("cw.token");
+  localStorage.removeItem("cw.token");
+  sessionStorage.removeItem("cw.session");
+  if (token) (isSessionToken ? sessionStorage : localStorage).setItem(isSessionToken ? "cw.session" : "cw.token", token);
 }
+export const signInWithPassword = (username, password) => api("/api/session", { method: "POST", body: { username, password } });
+export const endSession = () => api("/api/session", { method: "DELETE" });
+export const endAllSessions = () => api("/api/session/sign-out-everywhere", { method: "POST" });
 
 export class ApiError extends Error {
   constructor(status, detail) { super(typeof detail === "string" ? detail : JSON.stringify(detail)); this.status = status; this.detail = detail; }

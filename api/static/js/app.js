@@ -17,30 +17,47 @@ function signInPage(message) {
   document.getElementById("topbar").hidden = true;
   const main = clear(document.getElementById("main"));
   const input = h("input#token", { name: "token", type: "password", autocomplete: "off", required: true, placeholder: "cw_…" });
+  const username = h("input#username", { name: "username", autocomplete: "username", required: true });
+  const password = h("input#password", { name: "password", type: "password", autocomplete: "current-password", required: true });
   const error = h("p.error", message || "");
+  const byPassword = h("form#signin-password-form", { onsubmit: async (e) => {
+    e.preventDefault();
+    try {
+      const made = await API.signInWithPassword(username.value.trim(), password.value);
+      API.setToken(made.token, { session: true });
+      password.value = "";
+      if (!(await start())) { error.textContent = t("signin.bad"); API.setToken(""); }
+    } catch (err) {
+      error.textContent = err.status === 429 ? t("signin.locked") : err.status === 401 ? t("signin.wrong") : errorText(err);
+    }
+  } },
+  h("label", { for: "username" }, t("signin.username")), username,
+  h("label", { for: "password" }, t("signin.password")), password,
+  h("button.primary#signin-password", { type: "submit" }, t("signin.submit")));
   const anonymous = h("button.ghost#anonymous", { type: "button", hidden: true, onclick: async () => {
     API.setToken("");
     sessionStorage.setItem("cw.anonymous", "1");
     if (!(await start())) sessionStorage.removeItem("cw.anonymous");
   } }, t("signin.anonymous"));
   API.consoleConfig().then((config) => { anonymous.hidden = !config.anonymous_read; }).catch(() => {});
-  main.append(h("section.signin",
-    h("form", { onsubmit: async (e) => {
-      e.preventDefault();
-      API.setToken(input.value.trim());
-      if (!(await start())) { error.textContent = t("signin.bad"); API.setToken(""); }
-    } },
-    h("h1", t("signin.title")),
-    h("label", { for: "token" }, t("signin.token")), input,
-    h("button.primary#signin", { type: "submit" }, t("signin.submit")),
-    error,
-    h("p.hint", t("signin.hint")),
-    anonymous,
-    h("p.hint", h("button.ghost", { type: "button", onclick: () => { setLang(getLang() === "zh" ? "en" : "zh"); signInPage(); } }, getLang() === "zh" ? "English" : "中文")))));
-  input.focus();
+  const byToken = h("form#signin-token-form", { onsubmit: async (e) => {
+    e.preventDefault();
+    API.setToken(input.value.trim());
+    if (!(await start())) { error.textContent = t("signin.bad"); API.setToken(""); }
+  } },
+  h("label", { for: "token" }, t("signin.token")), input,
+  h("button.primary#signin", { type: "submit" }, t("signin.submit")),
+  h("p.hint", t("signin.hint")));
+  const language = h("button.ghost", { type: "button", onclick: () => { setLang(getLang() === "zh" ? "en" : "zh"); signInPage(); } }, getLang() === "zh" ? "English" : "中文");
+  main.append(h("section.signin", h("div.signin-box",
+    h("h1", t("signin.title")), byPassword, error,
+    h("details.signin-token", h("summary", t("signin.useToken")), byToken),
+    anonymous, h("p.hint", language))));
+  username.focus();
 }
 
 function signOut() {
+  if (API.isSession()) API.endSession().catch(() => {});  // the server forgets the session too
   API.setToken("");
   sessionStorage.removeItem("cw.anonymous");
   store.user = null;
