@@ -132,7 +132,10 @@ class CaseOut(BaseModel):
     street: str = Field(examples=["光明路街道"])
     description: str
     team: str | None = Field(description="Enforcement team it is dispatched to.", examples=["第一执法中队"])
-    deadline: datetime | None = Field(description="Disposal deadline, set on dispatch.")
+    deadline: datetime | None = Field(description="Disposal deadline: set on dispatch; a hotline ticket's from intake.")
+    deadline_h: float | None = Field(
+        None, description="Hours its rule (or the hotline intake) allows: the dispatch default."
+    )
     overdue: bool = Field(description="Still being worked past its deadline.")
     reject_reason: str | None
     disposal_note: str | None

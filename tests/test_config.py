@@ -131,3 +131,13 @@ def test_check_config_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["check-config", str(bad)]) == 2
     err = capsys.readouterr().err
     assert str(bad) in err and "line 13: cameras[0].rules[0].min_dwell_s" in err
+
+
+def test_teams_default_to_named_squads_and_must_be_unique() -> None:
+    config = parse_config(GOOD)
+    assert [team.name for team in config.teams][:2] == ["第一执法中队", "第二执法中队"]
+    assert all(team.district == "" for team in config.teams)  # the defaults serve any district
+    teams = "teams:\n  - {id: east, name: 东城中队, district: 新华区, contact: '0311-1234'}\n"
+    assert [t.name for t in parse_config(teams + GOOD).teams] == ["东城中队"]
+    twice = "teams:\n  - {id: east, name: 东城中队}\n  - {id: east, name: 西城中队}\n"
+    assert any("team" in p and "east" in p for p in problems_of(twice + GOOD))

@@ -51,6 +51,7 @@ def console_config(context: Context, caller: Annotated[Principal | None, Depends
         "districts": sorted({camera.district for camera in cameras if camera.district}),
         "camera_groups": {camera.id: list(camera.groups) for camera in cameras},
         "anonymous_read": context.config.api.anonymous_read,
+        "teams": [team.model_dump() for team in context.config.teams],
     }
 
 

@@ -33,6 +33,7 @@ from citywatch.config.rules import (
 from citywatch.config.schedule import ScheduleConfig
 from citywatch.config.service import ApiConfig
 from citywatch.config.storage import StorageConfig
+from citywatch.config.teams import TeamConfig
 
 __all__ = [
     "NON_MOTOR_LABELS",
@@ -63,6 +64,7 @@ __all__ = [
     "RuleConfig",
     "ScheduleConfig",
     "StorageConfig",
+    "TeamConfig",
     "WaterloggingRuleConfig",
     "WebhookConfig",
     "ZoneConfig",

@@ -17,6 +17,7 @@ from citywatch.config.publishing import MqttConfig, WebhookConfig
 from citywatch.config.rules import RULE_TYPES
 from citywatch.config.service import ApiConfig
 from citywatch.config.storage import StorageConfig
+from citywatch.config.teams import TeamConfig, default_teams
 
 
 class CitywatchConfig(ConfigModel):
@@ -33,6 +34,11 @@ class CitywatchConfig(ConfigModel):
         default_factory=EnforcementConfig,
         title="Enforcement",
         description="The parking enforcement workflow: first-violation waiver, grace, towing, strict sections.",
+    )
+    teams: list[TeamConfig] = Field(
+        default_factory=default_teams,
+        title="Teams",
+        description="Enforcement teams cases are dispatched to (per district, with a contact).",
     )
     plates: PlatesConfig = Field(
         default_factory=PlatesConfig,
@@ -73,6 +79,7 @@ class CitywatchConfig(ConfigModel):
     @model_validator(mode="after")
     def _unique_cameras(self) -> CitywatchConfig:
         require_unique("camera", [camera.id for camera in self.cameras])
+        require_unique("team", [team.id for team in self.teams])
         if self.default_mode not in self.modes:
             raise ValueError(f"default_mode {self.default_mode!r} is not a mode: {sorted(self.modes)}")
         rule_names = {n for camera in self.cameras for rule in camera.rules for n in (rule.id, rule.type)}

@@ -87,7 +87,7 @@ def event_row_payload(event: Event) -> dict[str, Any]:
 #: The stored columns of a case that its payload shows, in payload order.
 CASE_PAYLOAD_COLUMNS: tuple[str, ...] = (
     "id", "type", "status", "priority", "source", "hotline_ticket", "camera_id", "zone_id", "rule_id",
-    "location", "district", "street", "description", "team", "deadline", "reject_reason", "disposal_note",
+    "location", "district", "street", "description", "team", "deadline", "deadline_h", "reject_reason", "disposal_note",
     "event_count", "last_event_at", "created_at", "updated_at", "registered_at", "dispatched_at",
     "handled_at", "verified_at", "closed_at",
 )  # fmt: skip

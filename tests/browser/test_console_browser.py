@@ -23,6 +23,7 @@ import pytest
 
 from api.app import attach_pipeline, create_app
 from citywatch.config import CitywatchConfig
+from citywatch.config.teams import default_teams
 from citywatch.domain.accounts import add_user
 from citywatch.domain.cameras import register_cameras
 from citywatch.domain.db import open_database
@@ -139,6 +140,11 @@ def _work_an_alert_to_closure(page, server, tokens) -> None:  # type: ignore[no-
     page.click(f'.case-card[data-id="{case_id}"]')
     page.wait_for_selector('#case-status[data-status="registered"]')
     page.click("#btn-dispatched")
+    # the configured teams (names in one language), and the rule's time allowed as the default
+    options = page.eval_on_selector_all("#f-team option", "els => els.map((e) => e.value)")
+    assert options == [team.name for team in default_teams()], options
+    case = httpx.get(f"{server.base}/api/cases/{case_id}", headers=_bearer(tokens["admin"])).json()
+    assert page.input_value("#f-hours") == f"{case['deadline_h']:g}"
     page.select_option("#f-team", index=1)
     page.click("#dialog-ok")
     page.wait_for_selector('#case-status[data-status="dispatched"]')

@@ -105,15 +105,26 @@ function transitionLabel(c, to) {
 async function runTransition(c, to) {
   let body = {};
   if (to === "dispatched") {
-    const teams = t("c.teams").split(",");
+    // the configured teams (one name, whatever the console's language), those of the case's district first
+    const configured = (store.config && store.config.teams) || [];
+    const serving = configured.filter((x) => !x.district || x.district === c.district);
+    const teams = (serving.length ? serving : configured).map((x) => x.name);
+    if (c.team && !teams.includes(c.team)) teams.unshift(c.team);
+    // the rule's time allowed (case.deadline_h) is the default; a hotline ticket keeps its intake deadline
+    const keepIntake = c.source === "hotline" && c.deadline && c.status === "registered";
+    const allowed = c.deadline_h || 2;
+    const hours = [...new Set([1, 2, 4, 8, 24, 72, allowed])].sort((a, b) => a - b);
+    const hourOptions = hours.map((n) => h("option", { value: n, selected: !keepIntake && n === allowed }, `${n} ${t("c.h")}`));
+    if (keepIntake) hourOptions.unshift(h("option", { value: "", selected: true }, `${t("c.intakeDeadline")} ${fmtDateTime(c.deadline)}`));
     const answer = await modal(`${transitionLabel(c, to)} · #${c.id}`, h("div",
       h("label", { for: "f-team" }, t("c.team")),
       h("select#f-team", { name: "team" }, teams.map((x) => h("option", { value: x, selected: x === c.team }, x))),
       h("label", { for: "f-hours" }, `${t("c.hours")} (${t("c.h")})`),
-      h("select#f-hours", { name: "hours" }, [1, 2, 4, 8, 24, 72].map((n) => h("option", { value: n, selected: n === 2 }, `${n} ${t("c.h")}`))),
+      h("select#f-hours", { name: "hours" }, hourOptions),
       h("label", { for: "f-note" }, t("c.note")), h("input#f-note", { name: "note", autocomplete: "off" })), { okText: transitionLabel(c, to) });
     if (!answer) return;
-    body = { team: answer.team, deadline: new Date(Date.now() + Number(answer.hours) * 3600e3).toISOString(), note: answer.note || undefined };
+    const deadline = answer.hours === "" ? undefined : new Date(Date.now() + Number(answer.hours) * 3600e3).toISOString();
+    body = { team: answer.team, deadline, note: answer.note || undefined };
   } else {
     const required = to === "handled" || to === "rejected";
     // 处置照片: the team's on-site photos, uploaded before the step that cites them

@@ -125,7 +125,7 @@ Object.assign(STRINGS, {
   "c.ticket": ["工单号", "Ticket"], "c.description": ["诉求内容", "Description"],
   "c.hotline": ["12345 工单", "Hotline ticket"], "c.overdueOnly": ["只看超时", "Overdue only"], "c.total": ["合计", "Total"], "t.redispatch": ["退回重办", "Send back"], "t.handled": ["记录处置", "Record handling"],
   "t.verified": ["核查通过", "Verify"], "t.closed": ["结案", "Close"],
-  "c.hours": ["处置时限", "Time allowed"], "c.h": ["小时", "h"], "c.teams": ["第一中队,第二中队,第三中队,机动中队,市容环卫队", "Squad 1,Squad 2,Squad 3,Mobile squad,Sanitation team"],
+  "c.hours": ["处置时限", "Time allowed"], "c.intakeDeadline": ["按工单时限", "Ticket's deadline"], "c.h": ["小时", "h"], "c.teams": ["第一中队,第二中队,第三中队,机动中队,市容环卫队", "Squad 1,Squad 2,Squad 3,Mobile squad,Sanitation team"],
   "c.location": ["位置", "Location"], "c.source": ["来源", "Source"], "c.priority": ["优先级", "Priority"],
   "c.disposal": ["处置情况", "Disposal"], "c.rejectReason": ["不予立案原因", "Reject reason"],
   "c.showClosed": ["显示已结案", "Show closed"], "c.byStatus": ["按状态", "By status"],
