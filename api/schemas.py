@@ -38,6 +38,9 @@ class EventOut(BaseModel):
     triggered_s: float = Field(description="Stream seconds when the rule fired.")
     ended_s: float | None = Field(description="Stream seconds when the object left, once it has.")
     duration_s: float | None = Field(description="Total stay, once it has ended.")
+    end_reason: str | None = Field(
+        None, description="Why the stay ended: left, source_ended (footage or stream ended), rule_idle."
+    )
     score: float | None
     box: list[float] | None = Field(description="x1, y1, x2, y2 in pixels of the trigger frame.")
     review_status: str = Field(description="pending, confirmed or rejected (false alarm).")

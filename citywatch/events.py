@@ -38,6 +38,9 @@ class EventEnd:
     camera_id: str
     ended_s: float
     duration_s: float
+    #: Why the stay ended: `left` (the object was no longer seen), `source_ended` (the footage or
+    #: the stream ended with it still there) or `rule_idle` (the rule went idle: mode, schedule).
+    reason: str = "left"
 
 
 def clip_name(record: EventRecord) -> str:

@@ -219,7 +219,7 @@ class CameraPipeline:
             if rule.id in self.plan.active_rules and schedule_active(rule.config.schedule, wall):
                 active.add(rule.id)
             elif rule.id in self._active:  # went idle: end its stays
-                outputs.extend(self._finish_rule(rule, frame.stream_s))
+                outputs.extend(self._finish_rule(rule, frame.stream_s, "rule_idle"))
         self._active = active
         labels = self.needed_labels
         if len(detections) and "label" in detections.data:
@@ -261,13 +261,13 @@ class CameraPipeline:
         """The source ended: close every live stay."""
         outputs: list[Output] = []
         for rule in self.rules:
-            outputs.extend(self._finish_rule(rule, self.last_stream_s))
+            outputs.extend(self._finish_rule(rule, self.last_stream_s, "source_ended"))
         return outputs
 
-    def _finish_rule(self, rule: RuleEvaluator, now_s: float) -> list[Output]:
+    def _finish_rule(self, rule: RuleEvaluator, now_s: float, reason: str) -> list[Output]:
         outputs: list[Output] = []
         for update in rule.finish(now_s):
-            output = self._handle(rule.id, rule.type, rule.zones, update, None, 0.0)
+            output = self._handle(rule.id, rule.type, rule.zones, update, None, 0.0, end_reason=reason)
             if output is not None:
                 outputs.append(output)
         return outputs
@@ -288,7 +288,14 @@ class CameraPipeline:
                 plates.observe((rule.id, stay.stay_id), frame.image, stay.xyxy, frame.stream_s)
 
     def _handle(
-        self, rule_id: str, rule_type: str, zones: list[Zone], update: StayUpdate, frame: Frame | None, wall_s: float
+        self,
+        rule_id: str,
+        rule_type: str,
+        zones: list[Zone],
+        update: StayUpdate,
+        frame: Frame | None,
+        wall_s: float,
+        end_reason: str = "left",
     ) -> Output | None:
         stay, key = update.stay, (rule_id, update.stay.stay_id)
         caption = f"{stay.label} {rule_type}"
@@ -332,5 +339,6 @@ class CameraPipeline:
             self._middle_jpeg.pop(key, None)
             uid = self._event_uid.pop(key, "")
             if uid:
-                return EventEnd(uid, self.camera.id, stay.last_seen_s, stay.last_seen_s - stay.first_seen_s)
+                duration = stay.last_seen_s - stay.first_seen_s
+                return EventEnd(uid, self.camera.id, stay.last_seen_s, duration, end_reason)
         return None

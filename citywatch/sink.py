@@ -219,7 +219,8 @@ class EventSink:
 
     def end(self, end: EventEnd) -> None:
         """Record when the stay behind an event ended, and its total duration."""
-        item = {"uid": end.uid, "camera_id": end.camera_id, "ended_s": end.ended_s, "duration_s": end.duration_s}
+        item = {"uid": end.uid, "camera_id": end.camera_id, "ended_s": end.ended_s, "duration_s": end.duration_s,
+                "reason": end.reason}  # fmt: skip
         with self._lock:
             if not self.waiting.hold_end(item):  # else its event waits for the disk: the end waits behind it
                 self._write("end", item)
@@ -310,7 +311,7 @@ class EventSink:
     def _store_once(self, kind: str, item: dict[str, Any]) -> dict[str, Any] | None:
         with self.database.session() as session:
             if kind == "end":
-                end_event(session, item["uid"], item["ended_s"], item["duration_s"])
+                end_event(session, item["uid"], item["ended_s"], item["duration_s"], item.get("reason", "left"))
                 return None
             if kind == "clip":
                 if not set_clip(session, item["uid"], item["clip"]):

@@ -161,6 +161,9 @@ def test_a_vehicle_that_leaves_after_the_grace_gets_no_waiver(tmp_path) -> None:
     try:
         event = parked(ledger, time.time() - 5, stay_s=None)
         assert step(ledger, event["case_id"], "phone").status_code == 201
+        ledger.sink.end(EventEnd(event["uid"], "campus-road", 40.5, 20.0, "source_ended"))
+        cut = state(ledger, event["case_id"])
+        assert cut["left_at"] is None and not cut["waiver_eligible"]  # the footage ended, it did not leave
         ledger.sink.end(EventEnd(event["uid"], "campus-road", 20.5 + 300, 300.0))  # left 5 min later
         late = state(ledger, event["case_id"])
         assert late["first_violation"] and not late["left_within_grace"] and not late["waiver_eligible"]

@@ -72,6 +72,10 @@ def test_non_motor_parking_with_evidence_and_duration() -> None:
     assert all(img[:2] == b"\xff\xd8" for img in event.images.values())  # JPEGs
     (end,) = [o for o in outputs if isinstance(o, EventEnd)]
     assert end.uid == event.uid and end.duration_s == end.ended_s - event.first_seen_s >= 80
+    assert end.reason == "source_ended"  # gone 10 s before the end: within the grace, so cut by it
+    gone = run(CameraPipeline(camera([rule])), range(0, 200), lambda t: [("bicycle", BIKE)] if 5 <= t < 90 else [])
+    (left,) = [o for o in gone if isinstance(o, EventEnd)]
+    assert left.reason == "left" and left.ended_s < 100  # seen leaving, long before the footage ended
 
 
 def test_schedule_idles_a_rule_outside_its_window() -> None:
@@ -95,6 +99,7 @@ def test_schedule_idles_a_rule_outside_its_window() -> None:
     record = next(o for o in outputs if isinstance(o, EventRecord))
     end = next(o for o in outputs if isinstance(o, EventEnd))
     assert record.triggered_s == 31.0 and end.ended_s == 119.0  # last seen before 06:00
+    assert end.reason == "rule_idle"
     assert pipeline.active_rule_ids == []
 
 

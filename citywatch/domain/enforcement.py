@@ -86,7 +86,8 @@ def case_plate(session: Session, case_id: int) -> str | None:
 
 def _left_at(events: list[Event]) -> datetime | None:
     """When the vehicle of the case's latest stay left (wall time), once its stay has ended."""
-    ended = [e for e in events if e.ended_s is not None]
+    # a stay cut by the footage's end or an idle rule is not the vehicle leaving
+    ended = [e for e in events if e.ended_s is not None and e.end_reason in (None, "left")]
     if not ended:
         return None
     last = max(ended, key=lambda e: e.occurred_at)

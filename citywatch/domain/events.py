@@ -66,11 +66,11 @@ def store_event(session: Session, item: EventItem, policy: ledger.CasePolicy) ->
     return payload
 
 
-def end_event(session: Session, uid: str, ended_s: float, duration_s: float) -> None:
-    """Record when the stay behind event `uid` ended (nothing when it is not stored)."""
+def end_event(session: Session, uid: str, ended_s: float, duration_s: float, reason: str = "left") -> None:
+    """Record when and why the stay behind event `uid` ended (nothing when it is not stored)."""
     row = session.scalars(select(Event).where(Event.uid == uid)).first()
     if row is not None:
-        row.ended_s, row.duration_s = ended_s, duration_s
+        row.ended_s, row.duration_s, row.end_reason = ended_s, duration_s, reason
 
 
 def set_clip(session: Session, uid: str, clip: str) -> bool:

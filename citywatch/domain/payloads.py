@@ -38,7 +38,7 @@ def _rounded(value: float | None, digits: int) -> float | None:
 EVENT_PAYLOAD_COLUMNS: tuple[str, ...] = (
     "id", "uid", "type", "camera_id", "rule_id", "zone_id", "label", "track_id", "first_seen_s", "triggered_s",
     "ended_s", "duration_s", "score", "box", "snapshot_path", "evidence", "clip", "review_status",
-    "review_reason", "case_id", "occurred_at", "plate",
+    "review_reason", "case_id", "occurred_at", "plate", "end_reason",
 )  # fmt: skip
 #: The same as table columns, for reads that select exactly what a payload needs.
 EVENT_COLUMNS = tuple(Event.__table__.c[name] for name in EVENT_PAYLOAD_COLUMNS)
@@ -76,6 +76,7 @@ def event_payload(row: Mapping[str, Any]) -> dict[str, Any]:
         "case_id": row["case_id"],
         "occurred_at": row["occurred_at"],
         "plate": row["plate"],
+        "end_reason": row["end_reason"],
     }
 
 

@@ -77,6 +77,8 @@ class Event(Base):
     triggered_s: Mapped[float] = mapped_column(Float)
     ended_s: Mapped[float | None] = mapped_column(Float)
     duration_s: Mapped[float | None] = mapped_column(Float)
+    #: Why the stay ended: left, source_ended, rule_idle (`citywatch.events.EventEnd.reason`).
+    end_reason: Mapped[str | None] = mapped_column(String(20))
     score: Mapped[float | None] = mapped_column(Float)
     box: Mapped[list[float] | None] = mapped_column(JSON)
     snapshot_path: Mapped[str | None] = mapped_column(Text)

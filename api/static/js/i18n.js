@@ -36,7 +36,7 @@ const STRINGS = {
   "reason.duplicate": ["重复告警", "Duplicate alert"], "reason.bad_image": ["画面不清/遮挡", "Image unclear"],
   "reason.other": ["其他", "Other"],
   "ev.entry": ["驶入", "Entry"], "ev.middle": ["停留中", "Middle"], "ev.trigger": ["触发", "Trigger"],
-  "d.duration": ["已持续", "Duration"], "d.ended": ["已离开", "Ended"], "d.ongoing": ["仍在场", "Still there"],
+  "d.duration": ["已持续", "Duration"], "d.ended": ["已离开", "Left"], "d.endedWithFootage": ["录像结束时仍在场", "Still there when the footage ended"], "d.endedRuleIdle": ["规则停用时仍在场", "Still there when the rule went idle"], "d.ongoing": ["仍在场", "Still there"],
   "d.place": ["地点", "Place"], "d.time": ["时间", "Time"], "d.object": ["目标", "Object"],
   "d.score": ["置信度", "Score"], "d.zone": ["区域", "Zone"], "d.rule": ["规则", "Rule"],
   "d.case": ["案件", "Case"], "d.event": ["告警", "Alert"],

@@ -121,7 +121,7 @@ function detail(event) {
       event.case_id ? h("a", { href: `#/case/${event.case_id}` }, `${t("d.case")} #${event.case_id}`) : null),
     h("div.evidence", big, strip, clipPlayer(event)),
     h("dl.facts",
-      h("dt", t("d.duration")), h("dd.big#duration", { class: ended ? "" : "ongoing" }, fmtDuration(durationSoFar(event)), " ", h("small", t(ended ? "d.ended" : "d.ongoing"))),
+      h("dt", t("d.duration")), h("dd.big#duration", { class: ended ? "" : "ongoing" }, fmtDuration(durationSoFar(event)), " ", h("small#end-reason", t(!ended ? "d.ongoing" : event.end_reason === "source_ended" ? "d.endedWithFootage" : event.end_reason === "rule_idle" ? "d.endedRuleIdle" : "d.ended"))),
       h("dt", t("f.camera")), h("dd", h("a", { href: `#/camera/${encodeURIComponent(event.camera_id)}` }, camera.name || event.camera_id)),
       h("dt", t("d.place")), h("dd", place(event) || "—"),
       h("dt", t("d.time")), h("dd", fmtDateTime(event.occurred_at)),
