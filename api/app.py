@@ -27,6 +27,7 @@ from api.routes import (
     metrics,
     mode,
     recordings,
+    reports,
     sessions,
     stats,
     users,
@@ -83,6 +84,7 @@ def create_app(config: CitywatchConfig, database: Database, publisher: Publisher
         recordings,
         vehicles,
         sessions,
+        reports,
     ):
         app.include_router(module.router)
     app.include_router(cameras.images)

@@ -144,6 +144,10 @@ export const recordEnforcement = (caseId, body) => api(`/api/cases/${caseId}/enf
 export const lookupOwner = (caseId) => api(`/api/cases/${caseId}/owner-lookup`, { method: "POST" });
 export const listVehicles = (query) => api("/api/vehicles", { query: { within_days: 365, min_events: 2, ...query } });
 export const getVehicle = (plate, query) => api(`/api/vehicles/${encodeURIComponent(plate)}`, { query });
+export const getCaseReport = (query) => api("/api/reports/cases", { query: { ...query, format: "json" } });
+export function caseReportUrl(query, format) {
+  return `/api/reports/cases?${new URLSearchParams({ ...query, format })}`;
+}
 export const getCampaignReport = (query) => api("/api/reports/campaign", { query: { ...query, format: "json" } });
 /** The campaign report's CSV or Excel file, as a download. */
 export function campaignReportUrl(query, format) {

@@ -1,8 +1,9 @@
 // Statistics: cases per day by type and by district, on-time closure rate, camera uptime (Chart.js, vendored).
 import * as API from "./api.js";
-import { dayKey, t } from "./i18n.js";
+import { dayKey, fmtDateTime, t } from "./i18n.js";
 import { store } from "./state.js";
-import { clear, h, typeName } from "./util.js";
+import { fromZoneInput, toZoneInput } from "./timeline.js";
+import { clear, errorText, h, toast, typeName } from "./util.js";
 
 const COLORS = ["#1f6feb", "#d97706", "#1a7f37", "#8250df", "#cf222e", "#0891b2", "#9a6700", "#57606a"];
 const DAYS = 14;
@@ -51,7 +52,8 @@ export async function render(main) {
       h("div.panel", h("h3", `${t("s.byType")} · ${t("s.days")}`), h("div.chart-box", canvases.type)),
       h("div.panel", h("h3", `${t("s.byDistrict")} · ${t("s.days")}`), h("div.chart-box", canvases.district)),
       h("div.panel", h("h3", t("s.onTime")), h("div.chart-box", canvases.ontime)),
-      h("div.panel", h("h3", t("s.uptime")), h("div.chart-box", canvases.uptime))));
+      h("div.panel", h("h3", t("s.uptime")), h("div.chart-box", canvases.uptime))),
+    reportPanel());
   const stacked = { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } };
   chart(canvases.type, { type: "bar", data: perDay(stats.by_day || [], (r) => r.type, typeName), options: stacked });
   chart(canvases.district, { type: "bar", data: perDay(stats.by_day || [], (r) => r.district), options: stacked });
@@ -61,6 +63,62 @@ export async function render(main) {
   chart(canvases.uptime, { type: "bar", data: { labels: up.map(([id]) => store.cameraById.get(id)?.name || id),
     datasets: [{ label: t("s.uptime"), data: up.map(([, v]) => Math.round(v.uptime * 1000) / 10), maxBarThickness: 26, backgroundColor: up.map(([, v]) => (v.uptime >= 0.95 ? "#1a7f37" : v.uptime >= 0.8 ? "#d97706" : "#cf222e")) }] },
   options: { indexAxis: "y", scales: { x: { min: 0, max: 100, ticks: { callback: (v) => `${v}%` } } }, plugins: { legend: { display: false } } } });
+}
+
+// ---- the report of a date range: rankings, handling times, on-time and false-alarm rates ----
+const RANKS = ["by_district", "by_street", "by_team", "by_camera"];
+const pctText = (v) => (v == null ? "—" : `${Math.round(v * 1000) / 10}%`);
+
+function rangeOf(form) {
+  const start = fromZoneInput(form.start.value), end = fromZoneInput(form.end.value);
+  return end >= start ? { start: new Date(start).toISOString(), end: new Date(end + 86400e3).toISOString() } : null;
+}
+
+function rankTable(id, rows, keyName, nameOf = (k) => k) {
+  return h(`table.report#${id}`, h("thead", h("tr", [keyName, t("s.cases"), t("rp.handled"), t("rp.onTime"), t("rp.median")].map((x) => h("th", x)))),
+    h("tbody", rows.map((r) => h("tr", { dataset: { key: r.key } }, h("td", nameOf(r.key)), h("td.num", String(r.cases)), h("td.num", String(r.handled)),
+      h("td.num", pctText(r.on_time_rate)), h("td.num", r.median_handling_h == null ? "—" : String(r.median_handling_h))))));
+}
+
+function alarmTable(id, rows, nameOf) {
+  return h(`table.report#${id}`, h("thead", h("tr", [t("rp.source"), t("rp.events"), t("rp.reviewed"), t("rp.rejected"), t("rp.falseRate")].map((x) => h("th", x)))),
+    h("tbody", rows.map((r) => h("tr", { dataset: { key: r.key } }, h("td", nameOf(r.key)), h("td.num", String(r.events)), h("td.num", String(r.reviewed)),
+      h("td.num", String(r.rejected)), h("td.num", pctText(r.false_alarm_rate))))));
+}
+
+function reportPanel() {
+  const today = toZoneInput(Date.now()).slice(0, 10), before = toZoneInput(Date.now() - 13 * 86400e3).slice(0, 10);
+  const form = h("form.filters#report-form", { onsubmit: (e) => { e.preventDefault(); load(); } },
+    h("label.filter", h("span", t("rp.from")), h("input", { type: "date", name: "start", value: before })),
+    h("label.filter", h("span", t("rp.to")), h("input", { type: "date", name: "end", value: today })),
+    h("button.primary#report-load", { type: "submit" }, t("rp.load")),
+    h("button#report-csv", { type: "button", onclick: () => download("csv") }, t("rp.csv")),
+    h("button#report-xlsx", { type: "button", onclick: () => download("xlsx") }, t("rp.xlsx")));
+  const body = h("div#report-body");
+  const cameraName = (id) => store.cameraById.get(id)?.name || id;
+  async function load() {
+    const range = rangeOf(form);
+    if (!range) return;
+    try {
+      const r = await API.getCaseReport(range);
+      const totals = r.totals || {};
+      clear(body).append(
+        h("div.kpis", h("div.kpi", h("b#report-total", String(totals.cases ?? 0)), h("span", t("s.cases"))),
+          h("div.kpi", h("b", String(totals.handled ?? 0)), h("span", t("rp.handled"))),
+          h("div.kpi", h("b#report-ontime", pctText(totals.on_time_rate)), h("span", t("rp.onTime"))),
+          h("div.kpi", h("b", totals.median_handling_h == null ? "—" : `${totals.median_handling_h} h`), h("span", t("rp.median")))),
+        h("div.stats-grid", RANKS.map((name) => h("div.panel", h("h3", t(`rp.${name}`)), rankTable(`report-${name}`, r[name] || [], t(`rp.${name}Key`), name === "by_camera" ? cameraName : undefined))),
+          h("div.panel", h("h3", t("rp.falseByCamera")), alarmTable("report-false-camera", r.false_alarms?.camera || [], cameraName)),
+          h("div.panel", h("h3", t("rp.falseByRule")), alarmTable("report-false-rule", r.false_alarms?.rule || [], (k) => k))),
+        h("p.muted", `${fmtDateTime(r.start)} — ${fmtDateTime(r.end)}`));
+    } catch (err) { toast(errorText(err), "error"); }
+  }
+  function download(format) {
+    const range = rangeOf(form);
+    if (range) API.download(API.caseReportUrl(range, format), `report-${form.start.value}-${form.end.value}.${format}`).catch((err) => toast(errorText(err), "error"));
+  }
+  load();
+  return h("div.panel#report-panel", h("h3", t("rp.title")), form, body);
 }
 
 export function leave() { for (const c of charts) c.destroy(); charts = []; }
