@@ -17,6 +17,7 @@ import numpy as np
 import supervision as sv
 
 from citywatch.config import CameraConfig, CitywatchConfig
+from citywatch.domain.wording import evidence_caption
 from citywatch.events import EventEnd, EventRecord, Output
 from citywatch.modes import CameraPlan, ModeHolder
 from vision.evidence import annotate, encode_jpeg
@@ -277,7 +278,7 @@ class CameraPipeline:
             key = (rule.id, stay.stay_id)
             due = stay.triggered_s is None and stay.last_seen_s == frame.stream_s and key not in self._middle_jpeg
             if due and stay.dwell_s >= rule.middle_after_s and len(self._middle_jpeg) < self.max_pending_evidence:
-                caption = f"{stay.label} {rule.type}"
+                caption = evidence_caption(stay.label, rule.type)
                 self._middle_jpeg[key] = encode_jpeg(annotate(frame.image, rule.zones, stay.xyxy, caption))
 
     def _read_plates(self, rule: RuleEvaluator, frame: Frame, plates: PlateWatch) -> None:
@@ -298,7 +299,7 @@ class CameraPipeline:
         end_reason: str = "left",
     ) -> Output | None:
         stay, key = update.stay, (rule_id, update.stay.stay_id)
-        caption = f"{stay.label} {rule_type}"
+        caption = evidence_caption(stay.label, rule_type)
         if update.kind == "started":
             self._stay_uid[key] = str(uuid.uuid4())
         if update.kind == "started" and frame is not None:

@@ -5,9 +5,13 @@ happened in Chinese with the event quoted by its short id (the ids themselves st
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
-from citywatch.domain.wording import case_description, label_name, type_name
+import numpy as np
+
+from citywatch.domain.wording import case_description, evidence_caption, label_name, type_name
 from tests.ledger_support import Ledger, make_ledger
+from vision.evidence import CJK_FONTS, annotate
 
 
 def test_words_for_types_labels_and_descriptions() -> None:
@@ -34,3 +38,16 @@ def test_a_camera_case_reads_in_chinese(tmp_path) -> None:  # type: ignore[no-un
     finally:
         ledger.sink.close()
         ledger.database.dispose()
+
+
+def test_evidence_photos_carry_a_chinese_caption() -> None:
+    caption = evidence_caption("truck", "illegal_parking")
+    assert caption == "货车 · 机动车违停"
+    frame = np.full((480, 640, 3), 128, np.uint8)
+    plain = annotate(frame, [], (200, 200, 400, 400))
+    drawn = annotate(frame, [], (200, 200, 400, 400), caption)
+    label = drawn[150:200, 200:420]
+    assert (label != plain[150:200, 200:420]).any()  # a label above the box
+    if any(Path(p).is_file() for p in CJK_FONTS):
+        ink = (label.sum(axis=2) < 60).sum()  # black glyph pixels on the green label, not "?" marks
+        assert ink > 150, ink

@@ -4,6 +4,8 @@ Files are written to a temporary name, flushed and fsync'd, then renamed, so a s
 an event points to always names a complete file; the caller commits the event only afterwards. A
 failed write (a full or read-only disk: any `OSError`) leaves no partial file behind.
 
+Captions in Chinese are drawn with Pillow and a CJK font (OpenCV's fonts have no CJK glyphs).
+
 Test hook: while the file named by `$CITYWATCH_FAULT_EVIDENCE_ENOSPC` exists, every write fails
 with ENOSPC, as on a full disk (for tests where a small tmpfs cannot be mounted).
 """
@@ -12,12 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 from vision.zones import Zone
 
@@ -26,6 +30,13 @@ FAULT_ENOSPC_ENV = "CITYWATCH_FAULT_EVIDENCE_ENOSPC"
 
 ZONE_COLOUR = (0, 0, 255)  # BGR red
 BOX_COLOUR = (0, 255, 0)  # BGR green
+#: Fonts with CJK glyphs for captions in the operators' language (scripts/install-system-deps.sh
+#: installs the first); without any, a caption falls back to OpenCV's ASCII.
+CJK_FONTS = (
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+)
 
 
 def annotate(image: np.ndarray, zones: Sequence[Zone], box: Sequence[float] | None, caption: str = "") -> np.ndarray:
@@ -39,15 +50,42 @@ def annotate(image: np.ndarray, zones: Sequence[Zone], box: Sequence[float] | No
         x1, y1, x2, y2 = (round(float(v)) for v in box)
         cv2.rectangle(out, (x1, y1), (x2, y2), BOX_COLOUR, thickness)
         if caption:
-            scale = max(0.5, min(width, height) / 900)
-            (tw, th), base = cv2.getTextSize(caption, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-            top = max(0, y1 - th - base - 4)
-            left = max(0, min(x1, width - tw - 4))
-            cv2.rectangle(out, (left, top), (left + tw + 4, top + th + base + 4), BOX_COLOUR, -1)
-            cv2.putText(
-                out, caption, (left + 2, top + th + 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA
-            )
+            _caption(out, caption, x1, y1)
     return out
+
+
+@functools.cache
+def _cjk_font(size: int) -> ImageFont.FreeTypeFont | None:
+    """A font with CJK glyphs at `size` pixels (the first of `CJK_FONTS` present), or None."""
+    for path in CJK_FONTS:
+        if Path(path).is_file():
+            return ImageFont.truetype(path, size)
+    return None
+
+
+def _caption(out: np.ndarray, caption: str, x1: int, y1: int) -> None:
+    """Draw `caption` on a filled label above the box's top-left corner: with a CJK font through
+    Pillow (OpenCV's Hershey fonts have no CJK glyphs), else in OpenCV with the ASCII it has."""
+    height, width = out.shape[:2]
+    size = max(14, round(min(width, height) / 36))
+    font = _cjk_font(size) if not caption.isascii() else None
+    if font is None:
+        text = caption.encode("ascii", "replace").decode() if not caption.isascii() else caption
+        scale = max(0.5, min(width, height) / 900)
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        top, left = max(0, y1 - th - base - 4), max(0, min(x1, width - tw - 4))
+        cv2.rectangle(out, (left, top), (left + tw + 4, top + th + base + 4), BOX_COLOUR, -1)
+        cv2.putText(out, text, (left + 2, top + th + 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
+        return
+    x0, y0, x_end, y_end = (round(v) for v in font.getbbox(caption))
+    tw, th = x_end - x0, y_end - y0
+    top, left = max(0, y1 - th - 8), max(0, min(x1, width - tw - 8))
+    bottom, right = min(height, top + th + 8), min(width, left + tw + 8)
+    label = Image.fromarray(np.ascontiguousarray(out[top:bottom, left:right, ::-1]))
+    draw = ImageDraw.Draw(label)
+    draw.rectangle((0, 0, right - left, bottom - top), fill=BOX_COLOUR[::-1])
+    draw.text((4 - x0, 4 - y0), caption, font=font, fill=(0, 0, 0))
+    out[top:bottom, left:right] = np.asarray(label)[:, :, ::-1]
 
 
 def encode_jpeg(image: np.ndarray, quality: int = 85) -> bytes:

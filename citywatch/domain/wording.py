@@ -47,6 +47,11 @@ def case_description(rule_type: str, label: str | None, place: str) -> str:
     return f"{place}：发现{type_name(rule_type)}（{label_name(label)}）"
 
 
+def evidence_caption(label: str | None, rule_type: str) -> str:
+    """The caption drawn on an evidence photo over the object's box, e.g. "货车 · 机动车违停"."""
+    return f"{label_name(label)} · {type_name(rule_type)}"
+
+
 def short_uid(uid: str) -> str:
     """An event's uid as a person quotes it (its first 8 characters)."""
     return uid[:8]
