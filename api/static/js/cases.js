@@ -322,7 +322,7 @@ async function renderCase(id) {
     [t("c.location"), place(c) || "—"], [t("f.camera"), c.camera_id ? h("a", { href: `#/camera/${encodeURIComponent(c.camera_id)}` }, store.cameraById.get(c.camera_id)?.name || c.camera_id) : "—"],
     [t("c.team"), c.team || "—"], [t("c.deadline"), c.deadline ? h("span", { class: c.overdue ? "error" : "" }, fmtDateTime(c.deadline)) : "—"],
     [t("c.created"), fmtDateTime(c.created_at)], [t("c.events"), String(c.event_count ?? events.length)],
-    [t("c.priority"), c.priority || "—"], [t("c.source"), c.source || "—"],
+    [t("c.priority"), c.priority ? t(`prio.${c.priority}`) : "—"], [t("c.source"), c.source ? t(`src.${c.source}`) : "—"],
     ...(c.disposal_note ? [[t("c.disposal"), c.disposal_note]] : []), ...(c.reject_reason ? [[t("c.rejectReason"), c.reject_reason]] : []),
   ];
   clear(root).append(

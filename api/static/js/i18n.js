@@ -132,6 +132,8 @@ Object.assign(STRINGS, {
   "rp.by_districtKey": ["辖区", "District"], "rp.by_streetKey": ["街道", "Street"], "rp.by_teamKey": ["队伍", "Team"], "rp.by_cameraKey": ["摄像头", "Camera"],
   "rp.falseByCamera": ["误报率（按摄像头）", "False alarms by camera"], "rp.falseByRule": ["误报率（按规则）", "False alarms by rule"],
   "rp.source": ["来源", "Source"], "rp.events": ["告警数", "Alerts"], "rp.reviewed": ["已审核", "Reviewed"], "rp.rejected": ["误报", "Rejected"], "rp.falseRate": ["误报率", "False-alarm rate"],
+  "prio.low": ["低", "Low"], "prio.normal": ["普通", "Normal"], "prio.high": ["高", "High"], "prio.urgent": ["紧急", "Urgent"],
+  "src.camera": ["视频发现", "Camera"], "src.hotline": ["12345 热线", "12345 hotline"], "src.manual": ["人工上报", "Manual"],
   "c.hours": ["处置时限", "Time allowed"], "c.intakeDeadline": ["按工单时限", "Ticket's deadline"], "c.h": ["小时", "h"], "c.teams": ["第一中队,第二中队,第三中队,机动中队,市容环卫队", "Squad 1,Squad 2,Squad 3,Mobile squad,Sanitation team"],
   "c.location": ["位置", "Location"], "c.source": ["来源", "Source"], "c.priority": ["优先级", "Priority"],
   "c.disposal": ["处置情况", "Disposal"], "c.rejectReason": ["不予立案原因", "Reject reason"],
@@ -222,4 +224,11 @@ Object.assign(STRINGS, {
   "r.towed": ["拖移车辆合计", "Towed in all"], "r.repeat_offenders": ["多次违停车辆数", "Repeat offenders"],
   "r.owner_lookups": ["查询车主次数", "Owner lookups"], "r.responseCases": ["已处置案件数", "Cases with a step"],
   "r.median": ["首次处置用时中位数（分钟）", "Median minutes to the first step"], "r.max": ["首次处置最长用时（分钟）", "Longest minutes to the first step"],
+});
+// the connection to the server (issue #17)
+Object.assign(STRINGS, {
+  "conn.lost": ["与服务器的连接已断开，正在重试… 页面数据可能已过期", "Connection to the server lost, retrying… the data on this page may be out of date"],
+  "conn.since": ["上次成功连接：", "Last contact:"],
+  "conn.unreachable": ["无法连接服务器", "Cannot reach the server"],
+  "conn.restored": ["已重新连接服务器，数据已刷新", "Reconnected; the page is up to date"],
 });
