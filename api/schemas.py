@@ -294,6 +294,33 @@ class ReviewIn(BaseModel):
     reason: str | None = Field(None, max_length=2000, description="Required to reject.")
 
 
+class BulkReviewIn(ReviewIn):
+    """One verdict on many events (the repeats of one stay or case), each stored on its own."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"ids": [41, 42, 43], "action": "reject", "reason": "误报"}]}
+    )
+
+    ids: list[int] = Field(min_length=1, max_length=200, description="Event ids (at most 200).")
+
+
+class BulkReviewItem(BaseModel):
+    """What became of one event of a bulk review: `status` 200 (stored), 404 or 409 with `detail`."""
+
+    id: int
+    status: int
+    detail: str | None = None
+    case_id: int | None = None
+    case_status: str | None = None
+
+
+class BulkReviewOut(BaseModel):
+    """Per event, in the order asked; `reviewed` counts those stored."""
+
+    reviewed: int
+    results: list[BulkReviewItem]
+
+
 class ReviewOut(BaseModel):
     """The reviewed event and the case it now belongs to (none after a reject)."""
 

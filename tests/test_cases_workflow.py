@@ -370,3 +370,31 @@ def test_a_hotline_case_has_its_deadline_from_intake(ledger: Ledger) -> None:
     dispatched = _move(ledger, created["id"], to="dispatched", team="第一执法中队")
     assert dispatched.status_code == 200, dispatched.text
     assert datetime.fromisoformat(dispatched.json()["case"]["deadline"]) == deadline  # the call's clock runs on
+
+
+@both_backends
+def test_a_bulk_review_decides_the_repeats_of_one_case_each_on_its_own(ledger: Ledger) -> None:
+    events = [ledger.event() for _ in range(4)]
+    assert len({e["case_id"] for e in events}) == 1  # the repeats of one stay gather on one case
+    operator = ledger.auth("operator")
+    one = ledger.client.post(f"/api/events/{events[0]['id']}/review", json={"action": "confirm"}, headers=operator)
+    assert one.status_code == 200
+    ids = [e["id"] for e in events] + [999_999]
+    answer = ledger.client.post("/api/events/bulk-review", json={"ids": ids, "action": "confirm"}, headers=operator)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["reviewed"] == 3
+    assert [r["status"] for r in body["results"]] == [409, 200, 200, 200, 404]  # each decided on its own
+    assert {r["case_id"] for r in body["results"] if r["status"] == 200} == {events[0]["case_id"]}
+    assert (
+        ledger.client.post(
+            "/api/events/bulk-review", json={"ids": ids, "action": "reject"}, headers=operator
+        ).status_code
+        == 422
+    )
+    viewer = ledger.client.post(
+        "/api/events/bulk-review", json={"ids": ids, "action": "confirm"}, headers=ledger.auth("viewer")
+    )
+    assert viewer.status_code == 403
+    listed = ledger.client.get("/api/events", params={"review_status": "pending"}, headers=ledger.auth("viewer"))
+    assert listed.json()["total"] == 0

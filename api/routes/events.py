@@ -17,9 +17,9 @@ from api.auth_responses import AUTH_RESPONSES, BAD_BODY
 from api.cache import page_total
 from api.deps import AppContext, Context, DbSession, Operator, require_role
 from api.responses import FastJSONResponse
-from api.schemas import EventOut, EventPage, Problem, ReviewIn, ReviewOut
+from api.schemas import BulkReviewIn, BulkReviewItem, BulkReviewOut, EventOut, EventPage, Problem, ReviewIn, ReviewOut
 from api.views import case_out, event_out, event_row_view
-from citywatch.domain import ledger, workflow
+from citywatch.domain import ledger, wording, workflow
 from citywatch.domain.payloads import EVENT_COLUMNS
 from citywatch.domain.tables import Camera, Case, Event
 
@@ -184,7 +184,7 @@ def _review(session: Session, context: AppContext, event_id: int, body: ReviewIn
             policy = ledger.policy_for(context.config, event.camera_id, event.rule_id)
             case, _ = ledger.attach_event(session, event, policy, actor=actor, register=True)
         elif case.status == "new":
-            request = ledger.TransitionRequest(to="registered", note=f"event {event.id} confirmed")
+            request = ledger.TransitionRequest(to="registered", note=wording.event_confirmed(event.uid))
             ledger.transition(session, case, request, actor)
     else:
         event.review_status, event.review_reason = "rejected", body.reason
@@ -197,3 +197,34 @@ def _review(session: Session, context: AppContext, event_id: int, body: ReviewIn
                 ledger.transition(session, case, ledger.TransitionRequest(to="rejected", note=body.reason), actor)
     session.flush()
     return ReviewOut(event=event_out(event), case=case_out(case) if case is not None else None)
+
+
+@router.post(
+    "/bulk-review",
+    response_model=BulkReviewOut,
+    summary="Confirm or reject many events at once (operators)",
+    responses={**BAD_BODY, **AUTH_RESPONSES},
+)
+def bulk_review(body: BulkReviewIn, context: Context, user: Operator) -> BulkReviewOut:
+    """The same verdict on each event, each in its own transaction (one already reviewed or gone
+    does not undo the others): per event 200 and its case, or 404 / 409 and why."""
+    if body.action == "reject" and not (body.reason or "").strip():
+        raise HTTPException(
+            422, detail=[{"loc": ["body", "reason"], "msg": "a reason is required to reject", "type": "missing"}]
+        )
+    verdict = ReviewIn(action=body.action, reason=body.reason)
+    results: list[BulkReviewItem] = []
+    for event_id in dict.fromkeys(body.ids):  # each once, in the order asked
+        try:
+            with context.database.session() as session:
+                answer = _review(session, context, event_id, verdict, user.name)
+        except HTTPException as exc:
+            results.append(BulkReviewItem(id=event_id, status=exc.status_code, detail=str(exc.detail)))
+            continue
+        case = answer.case
+        results.append(
+            BulkReviewItem(
+                id=event_id, status=200, case_id=case.id if case else None, case_status=case.status if case else None
+            )
+        )
+    return BulkReviewOut(reviewed=sum(1 for r in results if r.status == 200), results=results)

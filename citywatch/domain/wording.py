@@ -61,6 +61,10 @@ def opened_from_event(uid: str) -> str:
     return f"由告警 {short_uid(uid)} 生成案件"
 
 
+def event_confirmed(uid: str) -> str:
+    return f"告警 {short_uid(uid)} 经审核确认，立案"
+
+
 def event_attached(uid: str) -> str:
     return f"新告警 {short_uid(uid)} 并入本案"
 
