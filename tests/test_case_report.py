@@ -71,3 +71,30 @@ def test_rankings_rates_and_the_workbook_agree(ledger: Ledger) -> None:
     assert lines[0] == ["总计", "totals"] and lines[2][1] == "2"
     bad = {"start": span["end"], "end": span["start"]}
     assert ledger.client.get("/api/reports/cases", params=bad, headers=viewer).status_code == 422
+
+
+@both_backends
+def test_the_handover_summary_says_what_the_next_shift_takes_over(ledger: Ledger) -> None:
+    shift_start = datetime.now(UTC) - timedelta(hours=8)
+    operator, viewer = ledger.auth("operator"), ledger.auth("viewer")
+    overdue, due = ledger.event(zone="kerb"), ledger.event(zone="kerb", rule="other", type_="litter")
+    ledger.event(zone="kerb")  # a repeat, still pending
+    for event in (overdue, due):
+        assert (
+            ledger.client.post(
+                f"/api/events/{event['id']}/review", json={"action": "confirm"}, headers=operator
+            ).status_code
+            == 200
+        )
+    past = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+    soon = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    _move(ledger, overdue["case_id"], to="dispatched", team="第一执法中队", deadline=past)
+    _move(ledger, due["case_id"], to="dispatched", team="第二执法中队", deadline=soon)
+    summary = ledger.client.get("/api/handover", params={"since": shift_start.isoformat()}, headers=viewer).json()
+    assert summary["alerts"] == {"pending": 1, "arrived": 3}
+    assert summary["open_cases"]["dispatched"] == 2
+    assert summary["overdue"]["count"] == 1 and [c["id"] for c in summary["overdue"]["cases"]] == [overdue["case_id"]]
+    assert [c["id"] for c in summary["due_soon"]["cases"]] == [due["case_id"]]
+    assert summary["shift"]["opened"] == 2
+    future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    assert ledger.client.get("/api/handover", params={"since": future}, headers=viewer).status_code == 422

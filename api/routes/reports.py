@@ -1,12 +1,14 @@
 """The ledger's statistics report for a date range (`GET /api/reports/cases`): totals, rankings by
 district, street, team and camera, handling times, on-time rates and false-alarm rates per camera
 and rule (`citywatch.domain.case_report`), as JSON, CSV (one section per table) or an Excel
-workbook (one sheet per table) with the same numbers."""
+workbook (one sheet per table) with the same numbers; and the shift handover summary
+(`GET /api/handover`, `citywatch.domain.handover`)."""
 
 from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
@@ -17,6 +19,7 @@ from api.auth_responses import AUTH_RESPONSES
 from api.deps import Context, Viewer
 from api.responses import FastJSONResponse
 from citywatch.domain.case_report import case_report, report_tables
+from citywatch.domain.handover import handover
 
 router = APIRouter(tags=["reports"], responses=AUTH_RESPONSES)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -84,3 +87,20 @@ def _workbook(tables: list[tuple[str, list[str], list[list[Any]]]]) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+@router.get("/api/handover", summary="The shift handover summary (交接班)")
+def get_handover(
+    context: Context,
+    user: Viewer,
+    since: Annotated[AwareDatetime, Query(description="When the shift began (ISO 8601 with offset)")],
+    due_within_h: Annotated[float, Query(gt=0, le=72)] = 4.0,
+) -> FastJSONResponse:
+    """Pending alerts, open cases by status, overdue and soon-due cases, what the shift opened,
+    handled and closed, and its mode switches."""
+    now = datetime.now(UTC)
+    if since >= now:
+        wrong = {"loc": ["query", "since"], "msg": "the shift must have begun", "type": "value_error"}
+        raise HTTPException(422, detail=[wrong])
+    with context.database.read_session() as session:
+        return FastJSONResponse(handover(session, since=since, now=now, due_within_h=due_within_h))
