@@ -301,7 +301,9 @@ class BulkReviewIn(ReviewIn):
         extra="forbid", json_schema_extra={"examples": [{"ids": [41, 42, 43], "action": "reject", "reason": "误报"}]}
     )
 
-    ids: list[int] = Field(min_length=1, max_length=200, description="Event ids (at most 200).")
+    ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(
+        min_length=1, max_length=200, description="Event ids (at most 200)."
+    )
 
 
 class BulkReviewItem(BaseModel):
