@@ -23,7 +23,10 @@ export class ApiError extends Error {
   constructor(status, detail) { super(typeof detail === "string" ? detail : JSON.stringify(detail)); this.status = status; this.detail = detail; }
 }
 
-/** fetch JSON from the API; throws ApiError on a non-2xx answer. */
+/** Whether the server answers: `report(ok)` hears every call's outcome (state.js sets it). */
+export const reachability = { lost: false, report() {} };
+
+/** fetch JSON from the API; throws ApiError on a non-2xx answer, ApiError(0) when unreachable. */
 export async function api(path, { method = "GET", body, query } = {}) {
   let url = path;
   if (query) {
@@ -35,7 +38,20 @@ export async function api(path, { method = "GET", body, query } = {}) {
   const headers = { Accept: "application/json" };
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  // Unreachable: a write fails at once (status 0, "unreachable"; util.js's errorText words it),
+  // and a failed fetch becomes the same ApiError instead of the browser's "Failed to fetch".
+  if (reachability.lost && method !== "GET") throw new ApiError(0, "unreachable");
+  let response;
+  try {
+    response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (err) {
+    if (!(err instanceof TypeError)) throw err;
+    reachability.lost = true;
+    reachability.report(false);
+    throw new ApiError(0, "unreachable");
+  }
+  reachability.lost = false;
+  reachability.report(true);
   if (response.status === 204) return null;
   const type = response.headers.get("content-type") || "";
   const data = type.includes("json") ? await response.json() : await response.text();

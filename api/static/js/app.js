@@ -2,7 +2,7 @@
 // stream. Nothing imports it; the shared state the pages read lives in state.js.
 import * as API from "./api.js";
 import { fmtDateTime, fmtShort, fmtTime, getLang, getTimeZone, setLang, setTimeZone, t, translate } from "./i18n.js";
-import { can, connectShell, notify, refreshCameras, refreshMode, store } from "./state.js";
+import { can, checkConnection, connectShell, notify, refreshCameras, refreshMode, refreshPending, setPending, store } from "./state.js";
 import { clear, errorText, h, modal, toast } from "./util.js";
 import * as queue from "./queue.js";
 import * as cases from "./cases.js";
@@ -62,6 +62,7 @@ function signOut() {
   sessionStorage.removeItem("cw.anonymous");
   store.user = null;
   stopLive();
+  setPending(0);
   location.hash = "";
   signInPage();
 }
@@ -79,7 +80,7 @@ async function start() {
   document.getElementById("topbar").hidden = false;
   document.body.dataset.role = store.user.role;
   document.getElementById("user").textContent = `${store.user.name} · ${t(`role.${store.user.role}`)}`;
-  await Promise.all([refreshCameras(), refreshMode()]);
+  await Promise.all([refreshCameras(), refreshMode(), refreshPending()]);
   startLive();
   if (!location.hash || location.hash === "#" || location.hash === "#/") location.hash = "#/queue";
   else route();
@@ -123,24 +124,41 @@ async function switchMode() {
   } catch (err) { toast(errorText(err), "error"); }
 }
 
+/** The server answers again after an outage: refresh what the page shows, without a reload. */
+async function restored() {
+  if (!store.user) return;
+  await Promise.all([refreshCameras(), refreshMode(), refreshPending()]);
+  startLive();
+  await route();
+  toast(t("conn.restored"), "ok");
+}
+
 // ---- live stream ----
-let source = null, retry = null;
+let source = null, retry = null, generation = 0;
 async function startLive() {
   stopLive();
+  const mine = ++generation;  // a newer start (a reconnect while this one waited) wins
   const dot = document.getElementById("live");
   const set = (on) => { store.live = on; dot.className = on ? "live on" : "live off"; dot.title = t(on ? "live.on" : "live.off"); };
   let ticket;
   try { ticket = (await API.api("/api/stream/ticket", { method: "POST" })).ticket; } catch (err) {
     set(false);
     if (err.status === 401) return signOut();
-    retry = setTimeout(startLive, 3000);
+    if (mine === generation) retry = setTimeout(startLive, 3000);
     return;
   }
-  if (!store.user) return;
+  if (!store.user || mine !== generation) return;
   source = new EventSource(`/api/stream?ticket=${encodeURIComponent(ticket)}`);
   source.onopen = () => set(true);
-  // A ticket opens the stream once: when the browser's own reconnect fails, fetch a new one.
-  source.onerror = () => { set(false); if (source && source.readyState === EventSource.CLOSED) retry = setTimeout(startLive, 2000); };
+  // A ticket opens the stream once, so the browser's own reconnect would be refused: close it, ask
+  // whether the server is there at all (the connection banner), and reconnect with a new ticket.
+  source.onerror = () => {
+    set(false);
+    checkConnection();
+    if (source) { source.close(); source = null; }
+    clearTimeout(retry);
+    retry = setTimeout(startLive, 2000);
+  };
   for (const kind of ["hello", "event", "case", "change", "cameras"]) {
     source.addEventListener(kind, (e) => {
       let message;
@@ -187,7 +205,8 @@ function addVehiclesLink() {
 }
 
 function init() {
-  connectShell({ signOut, renderMode });
+  connectShell({ signOut, renderMode, restored });
+  document.body.dataset.connection = "ok";
   addVehiclesLink();
   setLang(getLang());
   translate();
@@ -196,7 +215,7 @@ function init() {
     setLang(getLang() === "zh" ? "en" : "zh");
     document.getElementById("lang").textContent = getLang() === "zh" ? "EN" : "中文";
     translate();
-    if (store.user) { document.getElementById("user").textContent = `${store.user.name} · ${t(`role.${store.user.role}`)}`; renderMode(); route(); }
+    if (store.user) { document.getElementById("user").textContent = `${store.user.name} · ${t(`role.${store.user.role}`)}`; renderMode(); setPending(store.pending); route(); }
   };
   document.getElementById("signout").onclick = signOut;
   document.getElementById("mode").onclick = switchMode;

@@ -1,7 +1,7 @@
 // The alert queue: pending events newest first, live; judge each from the keyboard.
 import * as API from "./api.js";
 import { fmtDateTime, fmtDuration, fmtTime, t } from "./i18n.js";
-import { can, onLive, store } from "./state.js";
+import { can, onLive, setPending, store } from "./state.js";
 import { clear, errorText, h, modal, toast, typeName } from "./util.js";
 import { plateChip } from "./vehicles.js";
 
@@ -126,8 +126,8 @@ function detail(event) {
       h("dt", t("d.place")), h("dd", place(event) || "—"),
       h("dt", t("d.time")), h("dd", fmtDateTime(event.occurred_at)),
       event.plate ? [h("dt", t("pl.plate")), h("dd#event-plate", plateChip(event.plate, { link: true }))] : null,
-      h("dt", t("d.object")), h("dd", `${event.label || "—"}${event.score != null ? ` · ${Math.round(event.score * 100)}%` : ""}`),
-      h("dt", t("d.zone")), h("dd", `${event.zone_id || "—"} · ${event.rule_id}`)),
+      h("dt", t("d.object")), h("dd", `${objectName(event.label)}${event.score != null ? ` · ${Math.round(event.score * 100)}%` : ""}`),
+      h("dt", t("d.zone")), h("dd", `${zoneName(camera, event.zone_id)} · ${typeName(event.type)}`)),
     actions);
 }
 
@@ -141,6 +141,9 @@ function draw() {
   const pending = state.events.filter((e) => e.review_status === "pending").length;
   const badge = document.getElementById("queue-count");
   if (badge) badge.textContent = pending ? String(pending) : "";
+  // the whole pending list is loaded: the title's count follows it at once (else state.js counts)
+  const f = state.filters;
+  if (f.status === "pending" && !f.type && !f.camera && state.events.length < 200) setPending(pending);
 }
 
 function move(step) {
@@ -292,4 +295,18 @@ export function leave() {
   if (keyHandler) document.removeEventListener("keydown", keyHandler);
   clearInterval(timer);
   root = null;
+}
+
+/** A detection label as the operator says it (车辆 / 非机动车 / ...), the label itself when unknown. */
+function objectName(label) {
+  if (!label) return "—";
+  const name = t(`obj.${label}`);
+  return name === `obj.${label}` ? label : name;
+}
+
+/** The zone's configured name (its id when it has none). */
+function zoneName(camera, zoneId) {
+  if (!zoneId) return "—";
+  const zone = (camera.zones || []).find((z) => z.id === zoneId);
+  return (zone && zone.name) || zoneId;
 }

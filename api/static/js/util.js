@@ -69,5 +69,6 @@ export function typeName(type) { const s = t(`type.${type}`); return s === type 
 export function stateName(state) { return t(`st.${state || "unknown"}`); }
 export function errorText(err) {
   if (err && err.status === 403) return t("toast.denied");
+  if (err && (err.status === 0 || (err instanceof TypeError && /fetch/i.test(err.message)))) return `${t("toast.error")}: ${t("conn.unreachable")}`;
   return `${t("toast.error")}: ${err && err.message ? err.message : err}`;
 }
