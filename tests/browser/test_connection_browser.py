@@ -49,7 +49,7 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
 def test_outage_banner_and_recovery(console_page, ledger: Ledger) -> None:  # type: ignore[no-untyped-def]
     page = console_page
     port = free_port()
-    ledger.event()
+    ledger.event()  # each alert in a place (zone) of its own: one case, one review item each
     first = serve_on(ledger, port).__enter__()
     try:
         sign_in(page, first.base, ledger.tokens["operator"])
@@ -83,7 +83,7 @@ def test_outage_banner_and_recovery(console_page, ledger: Ledger) -> None:  # ty
     assert reviews == []
     screenshot(page, "connection-lost")
 
-    second_event = ledger.event()  # recorded while the console could not see it
+    second_event = ledger.event(zone="kerb-2")  # recorded while the console could not see it
     second = serve_on(ledger, port).__enter__()
     try:
         page.wait_for_selector("#connection-banner", state="hidden", timeout=10_000)
@@ -102,7 +102,7 @@ def test_outage_banner_and_recovery(console_page, ledger: Ledger) -> None:  # ty
         page.click("#btn-confirm")
         page.wait_for_function("() => document.title.startsWith('(1) ')", timeout=5_000)
         assert reviews
-        third = ledger.event()
+        third = ledger.event(zone="kerb-3")
         page.wait_for_selector(f"#event-{third['id']}", timeout=10_000)
         page.wait_for_function("() => document.title.startsWith('(2) ')", timeout=5_000)
     finally:

@@ -87,7 +87,9 @@ def _jpeg(seed: int) -> bytes:
     return cv2.imencode(".jpg", image)[1].tobytes()
 
 
-def _seed(sink: EventSink, count: int) -> None:
+def _seed(sink: EventSink, count: int, places: bool = False) -> None:
+    """`count` pending parking events of the kerb: one case (its repeats, one review item), or with
+    `places` one zone and case each (`count` review items)."""
     now = time.time()
     for n in range(count):
         sink.record(
@@ -96,7 +98,7 @@ def _seed(sink: EventSink, count: int) -> None:
                 type="illegal_parking",
                 camera_id="campus-road",
                 rule_id="kerb-no-parking",
-                zone_id="kerb",
+                zone_id=f"kerb-{n}" if places else "kerb",
                 label="car",
                 track_id=n + 1,
                 first_seen_s=10.0 * n,
@@ -211,9 +213,8 @@ def _uptime_history() -> UptimeTracker:
     return tracker
 
 
-@pytest.fixture()
-def seeded(tmp_path: Path):  # type: ignore[no-untyped-def]
-    """An API (no pipeline) with ten pending parking events and three users."""
+def _seeded(tmp_path: Path, places: bool):  # type: ignore[no-untyped-def]
+    """An API (no pipeline) with ten pending parking events (see `_seed`) and three users."""
     data = _config(tmp_path)
     config = CitywatchConfig.model_validate(data)
     tokens = _users(config.storage.database_url)
@@ -223,15 +224,27 @@ def seeded(tmp_path: Path):  # type: ignore[no-untyped-def]
     sink = EventSink(database, config.storage.evidence_dir, cameras=config.cameras)
     attach_pipeline(app, sink=sink)
     app.state.context.uptime = _uptime_history()
-    _seed(sink, 10)
+    _seed(sink, 10, places=places)
     with ThreadServer(app) as server:
         yield server, tokens, database
     database.dispose()
 
 
-def test_viewer_sees_no_actions_and_api_refuses(seeded, console_page) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture()
+def seeded(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Ten pending events of one case (its repeats: one review item)."""
+    yield from _seeded(tmp_path, places=False)
+
+
+@pytest.fixture()
+def seeded_places(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Ten pending events in ten places: ten cases, ten review items."""
+    yield from _seeded(tmp_path, places=True)
+
+
+def test_viewer_sees_no_actions_and_api_refuses(seeded_places, console_page) -> None:  # type: ignore[no-untyped-def]
     page = console_page
-    server, tokens, _ = seeded
+    server, tokens, _ = seeded_places
     sign_in(page, server.base, tokens["viewer"])
     page.wait_for_selector(".event-row")
     assert "只读" in page.inner_text("#user")
@@ -270,9 +283,9 @@ def test_viewer_sees_no_actions_and_api_refuses(seeded, console_page) -> None:  
     assert httpx.put(f"{server.base}/api/mode", json={"mode": "flood"}, headers=viewer).status_code == 403
 
 
-def test_ten_alerts_reviewed_with_the_keyboard_only(seeded, console_page) -> None:  # type: ignore[no-untyped-def]
+def test_ten_alerts_reviewed_with_the_keyboard_only(seeded_places, console_page) -> None:  # type: ignore[no-untyped-def]
     page = console_page
-    server, tokens, _ = seeded
+    server, tokens, _ = seeded_places
     sign_in(page, server.base, tokens["operator"])
     page.wait_for_selector(".event-row")
     assert page.locator(".event-row").count() == 10

@@ -119,6 +119,7 @@ export const whoAmI = () => api("/api/console/me");
 export const consoleConfig = () => api("/api/console/config");
 export const listEvents = (query) => api("/api/events", { query: { limit: 200, ...query } });
 export const getEvent = (id) => api(`/api/events/${id}`);
+export const bulkReview = (ids, action, reason) => api("/api/events/bulk-review", { method: "POST", body: reason ? { ids, action, reason } : { ids, action } });
 export const reviewEvent = (id, action, reason) => api(`/api/events/${id}/review`, { method: "POST", body: reason ? { action, reason } : { action } });
 export const listCameras = () => api("/api/cameras");
 export const getCamera = (id) => api(`/api/cameras/${encodeURIComponent(id)}`);

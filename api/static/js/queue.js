@@ -22,7 +22,21 @@ function matches(event) {
   if (f.street && camera.street !== f.street) return false;
   return true;
 }
-function visible() { return state.events.filter(matches); }
+/** Pending repeats of one case as one review item: its newest event (the list is newest first),
+ * carrying the ids of all of them (`repeats`), so one decision can cover the lot. */
+function grouped(list) {
+  const out = [], byCase = new Map();
+  for (const e of list) {
+    if (e.review_status !== "pending" || !e.case_id) { out.push(e); continue; }
+    const lead = byCase.get(e.case_id);
+    if (lead) { lead.repeats.push(e.id); continue; }
+    e.repeats = [e.id];
+    byCase.set(e.case_id, e);
+    out.push(e);
+  }
+  return out;
+}
+function visible() { return grouped(state.events.filter(matches)); }
 function selectedIndex(list = visible()) { return list.findIndex((e) => e.id === state.selected); }
 
 /** Seconds the object has been there: total once it left, else dwell at trigger plus time since. */
@@ -74,7 +88,9 @@ function row(event) {
     onclick: () => { state.selected = event.id; draw(); },
   }, img,
   h("div.row-main",
-    h("div.row-top", h("b.type", { class: event.type }, typeName(event.type)), h("span.time", fmtTime(event.occurred_at))),
+    h("div.row-top", h("b.type", { class: event.type }, typeName(event.type)),
+      (event.repeats || []).length > 1 ? h("span.repeat-count", { title: t("q.repeats") }, `×${event.repeats.length}`) : null,
+      h("span.time", fmtTime(event.occurred_at))),
     h("div.row-sub", plateChip(event.plate), cameraOf(event).name || event.camera_id),
     h("div.row-sub.muted", place(event), " · ", h("span.dur", { dataset: { id: event.id } }, fmtDuration(durationSoFar(event))))),
   h("span.status-dot", { class: event.review_status, title: t(`review.${event.review_status}`) }));
@@ -114,6 +130,11 @@ function detail(event) {
     h("button.danger#btn-reject", { disabled: !pending, onclick: reject }, t("a.reject"), h("kbd", "R")),
     h("button#btn-skip", { onclick: skip }, t("a.skip"), h("kbd", "S")),
     h("button.ghost#btn-open", { onclick: openViewer }, t("a.open"), h("kbd", "O"))) : h("div.actions", h("span.muted", t(`review.${event.review_status}`)));
+  const repeats = (event.repeats || []).length;
+  const bulkActions = pending && repeats > 1 && can("review") ? h("div.actions.bulk-actions",
+    h("span.muted", t("q.group").replace("{n}", String(repeats))),
+    h("button.primary#btn-confirm-all", { onclick: () => bulk("confirm") }, `${t("a.confirmAll")} (${repeats})`),
+    h("button.danger#btn-reject-all", { onclick: () => bulk("reject") }, `${t("a.rejectAll")} (${repeats})`)) : null;
   return h("div.detail", { dataset: { id: event.id } },
     h("div.detail-head",
       h("h2", h("span.type-badge", { class: event.type }, typeName(event.type)), ` #${event.id}`),
@@ -128,7 +149,7 @@ function detail(event) {
       event.plate ? [h("dt", t("pl.plate")), h("dd#event-plate", plateChip(event.plate, { link: true }))] : null,
       h("dt", t("d.object")), h("dd", `${objectName(event.label)}${event.score != null ? ` · ${Math.round(event.score * 100)}%` : ""}`),
       h("dt", t("d.zone")), h("dd", `${zoneName(camera, event.zone_id)} · ${typeName(event.type)}`)),
-    actions);
+    actions, bulkActions);
 }
 
 function draw() {
@@ -181,13 +202,13 @@ async function confirm() {
     event.case_id = caseId;
     advance();
     draw();
-    toast(`${t("toast.confirmed")}${caseId ? ` #${caseId}` : ""}`, "ok");
+    const status = result?.case?.status;
+    toast(status && status !== "registered" ? t("toast.attached").replace("{id}", caseId).replace("{status}", t(`cs.${status}`)) : `${t("toast.confirmed")}${caseId ? ` #${caseId}` : ""}`, "ok");
   } catch (err) { toast(errorText(err), "error"); } finally { state.busy = false; }
 }
 
-async function reject() {
-  const event = current();
-  if (!event || event.review_status !== "pending" || state.busy) return;
+/** Ask why these are false alarms; the reason text, or null when cancelled. */
+async function askReason(title) {
   const choices = h("div.reasons", REASONS.map((key, i) => h("label.reason",
     h("input", { type: "radio", name: "reason", value: key, checked: i === 0 }), h("kbd", String(i + 1)), t(`reason.${key}`))));
   const body = h("div", choices, h("label", t("c.note")), h("input", { name: "note", autocomplete: "off", id: "reject-note" }));
@@ -196,17 +217,42 @@ async function reject() {
     const n = Number(e.key);
     if (n >= 1 && n <= REASONS.length) { e.preventDefault(); choices.querySelectorAll("input")[n - 1].checked = true; }
   });
-  const answer = await modal(`${t("reject.title")} · #${event.id}`, body, { okText: t("a.reject"), danger: true });
-  if (!answer) return;
+  const answer = await modal(title, body, { okText: t("a.reject"), danger: true });
+  return answer ? [t(`reason.${answer.reason}`), answer.note].filter(Boolean).join(" — ") : null;
+}
+
+async function reject() {
+  const event = current();
+  if (!event || event.review_status !== "pending" || state.busy) return;
+  const reason = await askReason(`${t("reject.title")} · #${event.id}`);
+  if (!reason) return;
   state.busy = true;
   const advance = advanceFrom(event.id);
-  const reason = [t(`reason.${answer.reason}`), answer.note].filter(Boolean).join(" — ");
   try {
     await API.reviewEvent(event.id, "reject", reason);
     event.review_status = "rejected";
     advance();
     draw();
     toast(t("toast.rejected"), "ok");
+  } catch (err) { toast(errorText(err), "error"); } finally { state.busy = false; }
+}
+
+/** One decision for every pending repeat of the selected item's case (each stored on its own). */
+async function bulk(action) {
+  const event = current();
+  const ids = event?.repeats || [];
+  if (ids.length < 2 || state.busy) return;
+  const reason = action === "reject" ? await askReason(`${t("reject.title")} · ${ids.length}`) : undefined;
+  if (action === "reject" && !reason) return;
+  state.busy = true;
+  const advance = advanceFrom(event.id);
+  try {
+    const answer = await API.bulkReview(ids, action, reason);
+    const done = new Set(answer.results.filter((r) => r.status === 200).map((r) => r.id));
+    for (const e of state.events) if (done.has(e.id)) e.review_status = action === "confirm" ? "confirmed" : "rejected";
+    advance();
+    draw();
+    toast(t("toast.bulk").replace("{n}", String(answer.reviewed)).replace("{of}", String(ids.length)), answer.reviewed === ids.length ? "ok" : "error");
   } catch (err) { toast(errorText(err), "error"); } finally { state.busy = false; }
 }
 
