@@ -11,33 +11,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import av
-
+from bench.record.tapped import run_tapped
 from vision.record.segments import SegmentRecorder
-from vision.streams.clock import StreamClock
-
-FPS = 25
 
 
 def run_continuous(path: Path, seconds: float, segment_s: float = 10.0) -> tuple[float, int, int, int]:
     """(CPU s of the whole process, packets, segments, bytes written) for `seconds` of stream."""
     with tempfile.TemporaryDirectory() as folder:
         recorder = SegmentRecorder("bench", Path(folder), segment_s=segment_s)
-        clock, count, start = StreamClock(), 0, time.process_time()
-        while count < seconds * FPS:
-            with av.open(str(path)) as container:
-                stream = container.streams.video[0]
-                clock.frame_interval = 1 / FPS
-                first = True
-                for packet in recorder.tap(container.demux(stream), stream, clock):
-                    if packet.size:
-                        if first:
-                            clock.stream_time(float(packet.pts * stream.time_base))
-                            first = False
-                        count += 1
-                        if count >= seconds * FPS:
-                            break
-            clock.new_session()
+        start = time.process_time()
+        count = run_tapped(path, seconds, recorder.tap)
         recorder.close()
         cpu = time.process_time() - start
         written = sum(p.stat().st_size for p in Path(folder).rglob("*.mp4"))

@@ -12,12 +12,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import av
-
+from bench.record.tapped import run_tapped
 from vision.record.live import LiveCamera
-from vision.streams.clock import StreamClock
-
-FPS = 25
 
 
 def run_live(path: Path, seconds: float, viewers: int) -> tuple[float, int, int]:
@@ -37,21 +33,8 @@ def run_live(path: Path, seconds: float, viewers: int) -> tuple[float, int, int]
 
     sender = threading.Thread(target=drain, daemon=True)
     sender.start()
-    clock, count, start = StreamClock(), 0, time.process_time()
-    while count < seconds * FPS:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            clock.frame_interval = 1 / FPS
-            first = True
-            for packet in live.tap(container.demux(stream), stream, clock):
-                if packet.size:
-                    if first:
-                        clock.stream_time(float(packet.pts * stream.time_base))
-                        first = False
-                    count += 1
-                    if count >= seconds * FPS:
-                        break
-        clock.new_session()
+    start = time.process_time()
+    count = run_tapped(path, seconds, live.tap)
     done.set()
     sender.join(5)
     return time.process_time() - start, count, sent[0]
