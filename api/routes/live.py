@@ -66,8 +66,9 @@ async def _admit(request: Request, context: AppContext, token: str | None, ticke
     return holder
 
 
-async def _still_allowed(context: AppContext, token: str | None) -> bool:
-    """False once the stream's token is revoked (or its user disabled)."""
+async def still_allowed(context: AppContext, token: str | None) -> bool:
+    """False once the stream's token is revoked (or its user disabled); True while the database
+    cannot say (the stream, or the live video, stays until it can). Shared by `live_video`."""
     if token is None:
         return True
     try:
@@ -109,7 +110,7 @@ async def stream(
                 now = time.monotonic()
                 if now >= next_check:
                     next_check = now + RECHECK_S
-                    if not await _still_allowed(context, holder):
+                    if not await still_allowed(context, holder):
                         return  # revoked: end the stream (the browser's reconnect then gets a 401)
                 if now >= next_status:
                     next_status = now + status_every_s

@@ -19,10 +19,11 @@ import contextlib
 import time
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from api.auth_responses import AUTH_RESPONSES
-from api.deps import AppContext, Context, Viewer, principal_of
+from api.deps import AppContext, Context, Viewer
+from api.routes.live import still_allowed
 from vision.record.live import LiveHub, LiveRefused
 from vision.record.live_viewer import LiveViewer
 
@@ -37,18 +38,6 @@ _LIMIT_CODES = {"not_running": 4404, "camera_limit": 4429, "process_limit": 4429
 async def _refuse(websocket: WebSocket, code: int, detail: str, **extra: Any) -> None:
     await websocket.send_json({"kind": "error", "code": code, "detail": detail, **extra})
     await websocket.close(code=code, reason=detail[:120])
-
-
-async def _still_allowed(context: AppContext, token: str | None) -> bool:
-    if token is None:
-        return True
-    try:
-        await principal_of(context, token)
-    except HTTPException:
-        return False
-    except Exception:  # the database is down: keep the view, check again later
-        return True
-    return True
 
 
 @router.websocket("/api/cameras/{camera_id}/live")
@@ -111,7 +100,7 @@ async def _pump(
                 await websocket.send_json({"kind": "clock", "newest_s": live.newest_s, "drops": viewer.drops})
             if now >= next_check:
                 next_check = now + RECHECK_S
-                if not await _still_allowed(context, holder):
+                if not await still_allowed(context, holder):
                     await websocket.close(code=4403, reason="token revoked")
                     return
     except (WebSocketDisconnect, RuntimeError):  # the client went away mid-send
