@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -274,3 +274,33 @@ def mqtt_subscriber(prefix: str, item: Callable[[mqtt.MQTTMessage], Any]) -> tup
     client.loop_start()
     assert ready.wait(10), "no SUBACK from the broker"
     return client, received
+
+
+@contextlib.contextmanager
+def running_app(config: Any, viewer: str = "wang.viewer") -> Iterator[tuple[Any, Any, str]]:
+    """(app, runtime, a viewer's token): the config's cameras read by a runtime in this process
+    (the real detector), its API app wired to it; stopped and closed on exit."""
+    # deferred: the application's heavy parts, loaded only by the tests that run a pipeline
+    from api.app import attach_pipeline, create_app
+    from citywatch.detectors import load_detector
+    from citywatch.domain.accounts import add_user
+    from citywatch.domain.cameras import register_cameras
+    from citywatch.domain.db import open_database
+    from citywatch.runtime import Runtime
+    from citywatch.sink import EventSink
+
+    database = open_database(config.storage.database_url)
+    register_cameras(database, config.cameras)
+    with database.session() as session:
+        token = add_user(session, viewer, "viewer")
+    sink = EventSink.from_config(config, database)
+    runtime = Runtime(config, load_detector(config.detector), sink)
+    app = create_app(config, database)
+    attach_pipeline(app, runtime=runtime, sink=sink)
+    runtime.start()
+    try:
+        yield app, runtime, token
+    finally:
+        runtime.stop()
+        sink.close()
+        database.dispose()

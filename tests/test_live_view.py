@@ -16,15 +16,9 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from api.app import attach_pipeline, create_app
 from citywatch.config import CitywatchConfig
-from citywatch.detectors import load_detector
-from citywatch.domain.accounts import add_user
-from citywatch.domain.cameras import register_cameras
-from citywatch.domain.db import open_database
 from citywatch.runtime import Runtime
-from citywatch.sink import EventSink
-from tests.support import VTEST, demo_config_dict
+from tests.support import VTEST, demo_config_dict, running_app
 from vision.record.live import LiveCamera
 from vision.record.live_viewer import LiveViewer
 from vision.streams import StreamReader
@@ -39,22 +33,8 @@ def live_app(tmp_path_factory: pytest.TempPathFactory, campus_rtsp: str, model_d
     data = demo_config_dict(tmp, url=campus_rtsp)
     data["api"] = {"anonymous_read": False, "live_viewers": 3, "live_viewers_per_camera": 2}
     config = CitywatchConfig.model_validate(data)
-    database = open_database(config.storage.database_url)
-    register_cameras(database, config.cameras)
-    with database.session() as session:
-        token = add_user(session, "wang.viewer", "viewer")
-    sink = EventSink.from_config(config, database)
-    runtime = Runtime(config, load_detector(config.detector), sink)
-    app = create_app(config, database)
-    attach_pipeline(app, runtime=runtime, sink=sink)
-    runtime.start()
-    try:
-        with TestClient(app) as client:
-            yield {"client": client, "token": token, "runtime": runtime}
-    finally:
-        runtime.stop()
-        sink.close()
-        database.dispose()
+    with running_app(config) as (app, runtime, token), TestClient(app) as client:
+        yield {"client": client, "token": token, "runtime": runtime}
 
 
 def _ticket(client: TestClient, token: str) -> str:

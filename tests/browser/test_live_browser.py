@@ -16,16 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.app import attach_pipeline, create_app
 from citywatch.config import CitywatchConfig
-from citywatch.detectors import load_detector
-from citywatch.domain.accounts import add_user
-from citywatch.domain.cameras import register_cameras
-from citywatch.domain.db import open_database
-from citywatch.runtime import Runtime
-from citywatch.sink import EventSink
 from tests.browser.conftest import screenshot, sign_in
-from tests.support import ThreadServer, demo_config_dict
+from tests.support import ThreadServer, demo_config_dict, running_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.rtsp, pytest.mark.timeout(120)]
 
@@ -80,27 +73,13 @@ def live(tmp_path_factory: pytest.TempPathFactory, campus_rtsp: str, model_dir: 
     data["cameras"] = [_off("off-1"), _off("off-2"), _off("off-3"), data["cameras"][0], _off("off-4")]
     data["api"] = {"anonymous_read": False}
     config = CitywatchConfig.model_validate(data)
-    database = open_database(config.storage.database_url)
-    register_cameras(database, config.cameras)
-    with database.session() as session:
-        token = add_user(session, "wang.viewer", "viewer")
-    sink = EventSink.from_config(config, database)
-    runtime = Runtime(config, load_detector(config.detector), sink)
-    app = create_app(config, database)
-    attach_pipeline(app, runtime=runtime, sink=sink)
-    runtime.start()
-    try:
-        with ThreadServer(app) as server:
-            served = Live(server.base, token)
-            deadline = time.monotonic() + 30
-            while served.viewers() != 0 or not _running(server.base, token):
-                assert time.monotonic() < deadline, "campus-road did not start reading"
-                time.sleep(0.3)
-            yield served
-    finally:
-        runtime.stop()
-        sink.close()
-        database.dispose()
+    with running_app(config) as (app, _runtime, token), ThreadServer(app) as server:
+        served = Live(server.base, token)
+        deadline = time.monotonic() + 30
+        while served.viewers() != 0 or not _running(server.base, token):
+            assert time.monotonic() < deadline, "campus-road did not start reading"
+            time.sleep(0.3)
+        yield served
 
 
 def _running(base: str, token: str) -> bool:
