@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -39,8 +40,8 @@ PLATE = "豫D12345"
 
 
 def plated_footage(tmp: Path) -> tuple[Path, tuple[float, float, float, float]]:
-    """dog.jpg with a 110 px blue plate on its truck (found by the detector), as a 40 s clip at
-    10 fps; and the truck's box."""
+    """dog.jpg with a 110 px blue plate on its truck (found by the detector) for 40 s, then 30 s of
+    the street without the truck (it left), at 10 fps; and the truck's box."""
     image = cv2.imread(str(DOG))
     detector = load_detector(DetectorConfig(model="yolox_nano.onnx", model_dirs=[str(MODEL_DIR)]))
     found = detector.detect([image])[0]
@@ -57,9 +58,16 @@ def plated_footage(tmp: Path) -> tuple[Path, tuple[float, float, float, float]]:
     image[top : top + ph, left : left + pw] = plate
     still = tmp / "plated.png"
     cv2.imwrite(str(still), image)
+    # then the truck drives off: the same street with it painted out, so its stay ends by leaving
+    mask = np.zeros(image.shape[:2], np.uint8)
+    mask[max(0, int(y1) - 6) : int(y2) + 6, max(0, int(x1) - 6) : int(x2) + 6] = 255
+    empty = tmp / "empty.png"
+    cv2.imwrite(str(empty), cv2.inpaint(image, mask, 5, cv2.INPAINT_TELEA))
     clip = tmp / "plated.mp4"
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-loop", "1", "-framerate", "10", "-i", str(still), "-t", "40",
+        ["ffmpeg", "-v", "error", "-y", "-loop", "1", "-framerate", "10", "-t", "40", "-i", str(still),
+         "-loop", "1", "-framerate", "10", "-t", "30", "-i", str(empty),
+         "-filter_complex", "[0:v][1:v]concat=n=2:v=1[v]", "-map", "[v]",
          "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "10", str(clip)],
         check=True, timeout=120,
     )  # fmt: skip
@@ -105,7 +113,8 @@ def test_two_days_of_the_same_plate_a_waiver_then_a_repeat_and_the_report(tmp_pa
     offered = client.get(f"/api/cases/{case_id}/enforcement", headers=view).json()
     assert offered["plate"] == PLATE and offered["first_violation"] and offered["next_step"] == "phone"
     assert client.post(f"/api/cases/{case_id}/enforcement", json={"step": "phone"}, headers=op).status_code == 201
-    assert client.get(f"/api/cases/{case_id}/enforcement", headers=view).json()["waiver_eligible"]
+    after_notice = client.get(f"/api/cases/{case_id}/enforcement", headers=view).json()
+    assert after_notice["left_at"] and after_notice["waiver_eligible"]  # it drove off: the stay ended by leaving
     assert client.post(f"/api/cases/{case_id}/enforcement", json={"step": "waiver"}, headers=op).status_code == 201
     walk = [
         {"to": "registered"},

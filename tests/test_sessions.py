@@ -80,6 +80,9 @@ def test_sign_out_everywhere_keeps_api_tokens_and_failures_are_limited(ledger: L
     assert revoked.status_code == 200 and revoked.json() == {"revoked": 2}
     assert [me(ledger, token) for token in tokens] == [401, 401]
     assert me(ledger, ledger.tokens["viewer"]) == 200  # the API token made by `users add` stays
+    api_token = {"Authorization": f"Bearer {ledger.tokens['viewer']}"}
+    assert ledger.client.delete("/api/session", headers=api_token).status_code == 204
+    assert me(ledger, ledger.tokens["viewer"]) == 200  # signing out of a console never revokes an API token
 
     guess = {"username": "viewer-1", "password": "guess guess"}
     for _ in range(5):

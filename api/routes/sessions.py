@@ -96,7 +96,8 @@ def sign_in(body: SignInIn, context: Context) -> SessionOut:
 
 @router.delete("/api/session", status_code=204, summary="Sign out (this session)", responses=AUTH_RESPONSES)
 def sign_out(context: Context, user: Viewer, authorization: Annotated[str | None, Header()] = None) -> Response:
-    """Revokes the token this request carries."""
+    """Revokes the sign-in session this request carries (an API token stays: it is revoked with
+    its user)."""
     token = (authorization or "").removeprefix("Bearer ").strip()
     if token:
         with context.database.session() as session:

@@ -70,9 +70,11 @@ def sign_in(
 
 
 def sign_out(session: Session, token: str) -> bool:
-    """Revoke the session (or token) `token`; False when it is unknown."""
+    """Revoke the sign-in session `token`; False when it is unknown or an API token (those are
+    revoked with the user, `citywatch users revoke`: signing out of a console never breaks an
+    integration that shares its token)."""
     row = session.scalars(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
-    if row is None:
+    if row is None or row.expires_at is None:
         return False
     row.revoked = True
     return True
