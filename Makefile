@@ -4,7 +4,7 @@ CONFIG ?= configs/demo.yaml
 #: Tests that need footage, models, a browser or a server; `test-fast` runs all the others.
 SLOW_MARKERS = e2e or rtsp or postgres or browser or footage or broker or cluster
 
-.PHONY: install demo test test-fast check lint format replay
+.PHONY: install demo test test-fast check lint format replay plates-model
 
 install:
 	bash scripts/install.sh
@@ -43,3 +43,8 @@ format:
 
 replay: install
 	$(PY) -m citywatch replay --config $(CONFIG) --json
+
+## plates-model: train the plate reader's province classifier on rendered plates into ./models
+## (offline, CPU: about 10 minutes on 2 cores; docs/plates.md, "Accuracy")
+plates-model:
+	$(PY) -m citywatch plates train-province --out-dir models

@@ -4,7 +4,7 @@ evidence disk fails, events wait in memory with their JPEG bytes.
 
 A camera's pipeline produces `EventRecord`s and `EventEnd`s (`citywatch.events`). `EventSink`
 writes the evidence JPEGs (temp file, fsync, rename), then stores the row through the domain
-(`citywatch.domain.events.store_event`: attached to the open case of its camera, zone and type).
+(`citywatch.domain.intake.store_or_suppress`: onto its place's open case; or kept `suppressed`, unannounced).
 When the database is unreachable the record (its evidence already on disk) goes to the spool
 (`citywatch.spool`), and so does everything after it until a background thread has replayed the
 spool in order. Events are published (via `Database.subscribers`) only after their row commits.
@@ -32,10 +32,10 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from citywatch.config import CameraConfig, CitywatchConfig
-from citywatch.domain import ledger
+from citywatch.config import CameraConfig, CitywatchConfig, EnforcementConfig
+from citywatch.domain import intake, ledger
 from citywatch.domain.db import Database
-from citywatch.domain.events import EventItem, end_event, event_row, set_clip, store_event
+from citywatch.domain.events import EventItem, event_row, set_clip
 from citywatch.domain.payloads import event_row_payload, jsonable
 from citywatch.events import EventEnd, EventRecord, clip_name
 from citywatch.evidence_queue import HELD_MAX_BYTES, HELD_MAX_EVENTS, EvidenceQueue, Held
@@ -90,8 +90,8 @@ class EventSink:
         self.spool = Spool(spool) if isinstance(spool, str | Path) else spool
         self.retry_s = retry_s
         self.publisher: Publisher | None = None
-        self._lock = threading.RLock()
-        self._wake = threading.Event()
+        self.enforcement: EnforcementConfig | None = None  # the city's terms: a waiver on departure
+        self._lock, self._wake = threading.RLock(), threading.Event()
         self._closed = False
         self._drainer: threading.Thread | None = None
         #: Events waiting in memory for the evidence disk, oldest first.
@@ -107,15 +107,15 @@ class EventSink:
     def from_config(cls, config: CitywatchConfig, database: Database, publisher: Publisher | None = None) -> EventSink:
         """The sink of a config: its cameras' case policies, its spool file and (optionally) publisher."""
         spool = config.storage.spool_path or Path(config.storage.evidence_dir).parent / "spool.db"
-        storage = config.storage
         sink = cls(
             database,
-            storage.evidence_dir,
+            config.storage.evidence_dir,
             cameras=config.cameras,
             spool=spool,
-            recordings_dir=storage.recordings_root,
-            max_recordings_bytes=int(storage.max_recordings_gb * 1e9),
+            recordings_dir=config.storage.recordings_root,
+            max_recordings_bytes=int(config.storage.max_recordings_gb * 1e9),
         )
+        sink.enforcement = config.enforcement
         if publisher is not None:
             sink.publisher = publisher
             if publisher.on_commit not in database.subscribers:
@@ -311,17 +311,17 @@ class EventSink:
     def _store_once(self, kind: str, item: dict[str, Any]) -> dict[str, Any] | None:
         with self.database.session() as session:
             if kind == "end":
-                end_event(session, item["uid"], item["ended_s"], item["duration_s"], item.get("reason", "left"))
+                intake.end_stay(session, item, self.enforcement)
                 return None
             if kind == "clip":
                 if not set_clip(session, item["uid"], item["clip"]):
                     log.warning("clip %s: its event %s is not stored", item["clip"], item["uid"])
                 return None
             policy = self.policies.get((item["camera_id"], item["rule_id"]), ledger.CasePolicy())
-            return store_event(session, item, policy)
+            return intake.store_or_suppress(session, item, policy)
 
     def _notify(self, payload: dict[str, Any]) -> None:
-        for listener in self.listeners:
+        for listener in self.listeners if payload.get("review_status") != "suppressed" else ():
             try:
                 listener(payload)
             except Exception:

@@ -23,6 +23,11 @@ SYSTEM_PACKAGES=(
   # --- console browser tests (tests/browser, Playwright drives Debian's Chromium) ---
   chromium
   fonts-wqy-microhei                   # CJK glyphs for the zh-CN console and its screenshots
+  # --- plate province classifier training (vision/plates/province_training.py TRAINING_FONTS) ---
+  fonts-noto-cjk
+  fonts-wqy-zenhei
+  fonts-arphic-uming
+  fonts-arphic-ukai
   # --- benchmarks (bench/api --driver wrk) ---
   wrk
   # --- add other groups below ---

@@ -172,3 +172,60 @@ def test_a_vehicle_that_leaves_after_the_grace_gets_no_waiver(tmp_path) -> None:
     finally:
         ledger.sink.close()
         ledger.database.dispose()
+
+
+def test_exempt_plates_are_shown_and_never_penalised(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ledger = make_ledger(
+        tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", extra={"enforcement": {"exempt_plates": [PLATE["text"]]}}
+    )
+    try:
+        listed = parked(ledger, time.time() - 120, stay_s=None)
+        exempt = state(ledger, listed["case_id"])
+        assert exempt["exempt"] == "listed" and exempt["next_step"] is None and not exempt["waiver_eligible"]
+        for name in ("card", "phone", "notice"):
+            refused = step(ledger, listed["case_id"], name)
+            assert refused.status_code == 409 and "豁免车辆" in refused.json()["detail"], name
+        close(ledger, listed["case_id"])  # the place's next stay opens a case of its own
+        police = ledger.event(at=time.time() - 60, plate={"text": "豫A1234警", "color": "white", "confidence": 0.9})
+        assert state(ledger, police["case_id"])["exempt"] == "special"
+        assert step(ledger, police["case_id"], "tow", vehicle_kind="car").status_code == 409
+    finally:
+        ledger.sink.close()
+        ledger.database.dispose()
+
+
+def test_a_plate_not_exempt_is_enforced(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ledger = make_ledger(
+        tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", extra={"enforcement": {"exempt_suffixes": []}}
+    )
+    try:
+        police = ledger.event(at=time.time() - 60, plate={"text": "豫A1234警", "color": "white", "confidence": 0.9})
+        assert state(ledger, police["case_id"])["exempt"] is None
+        assert step(ledger, police["case_id"], "phone").status_code == 201
+    finally:
+        ledger.sink.close()
+        ledger.database.dispose()
+
+
+def test_the_camera_records_the_waiver_when_the_vehicle_leaves_in_time(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ledger = make_ledger(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", extra={"enforcement": {"auto_waiver": True}})
+    try:
+        first = parked(ledger, time.time() - 5, stay_s=None)
+        assert step(ledger, first["case_id"], "phone").status_code == 201
+        ledger.sink.end(EventEnd(first["uid"], "campus-road", 80.5, 80.0))  # left 60 s later: within the grace
+        waived = state(ledger, first["case_id"])
+        assert waived["waived"] and waived["next_step"] is None
+        case = ledger.client.get(f"/api/cases/{first['case_id']}", headers=ledger.auth("viewer")).json()
+        actions = [(a["data"].get("step"), a["actor"]) for a in case["actions"] if a["action"] == "enforcement"]
+        assert actions == [("phone", "operator-1"), ("waiver", "system:camera")]
+        close(ledger, first["case_id"])
+        # the same plate again: a repeat, so leaving in time earns nothing
+        second = parked(ledger, time.time() - 3, stay_s=None)
+        assert step(ledger, second["case_id"], "phone").status_code == 201
+        ledger.sink.end(EventEnd(second["uid"], "campus-road", 80.5, 80.0))
+        repeat = state(ledger, second["case_id"])
+        assert not repeat["waived"] and repeat["prior_violations"] == 1
+        close(ledger, second["case_id"])
+    finally:
+        ledger.sink.close()
+        ledger.database.dispose()

@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 import supervision as sv
 
-from bench.plates.render import DEFAULT_FONT, draw_plate
 from citywatch.commands.models import import_plate_models
 from citywatch.config import CitywatchConfig
 from citywatch.detectors import load_plate_reader, wants_plates
@@ -26,6 +25,7 @@ from citywatch.pipeline import CameraPipeline
 from tests.ledger_support import make_ledger
 from vision.detect import DetectorError
 from vision.frames import Frame
+from vision.plates.render import DEFAULT_FONT, draw_plate
 from vision.plates.watch import PlateWatch
 
 pytestmark = [

@@ -22,7 +22,6 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from bench.plates.render import DEFAULT_FONT, PlateRenderer, draw_plate
 from citywatch import cli
 from citywatch.commands import models as models_cmd
 from citywatch.commands.models import import_plate_models, plate_entries
@@ -32,6 +31,7 @@ from vision.plates import parse_plate
 from vision.plates.color import plate_color
 from vision.plates.reader import OcrPlateReader, PlateResult
 from vision.plates.recognize import decode_plate
+from vision.plates.render import DEFAULT_FONT, PlateRenderer, draw_plate
 
 RAPIDOCR = importlib.util.find_spec("rapidocr_onnxruntime") is not None
 pytestmark = pytest.mark.skipif(not DEFAULT_FONT.is_file(), reason="fonts-wqy-microhei not installed")

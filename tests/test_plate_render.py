@@ -1,4 +1,4 @@
-"""The plate renderer of the accuracy harness (bench/plates/render.py): grammatical truth, the
+"""The plate renderer of the accuracy harness (vision/plates/render.py): grammatical truth, the
 plate where its box says, deterministic for a seed, plate-less crops without one."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.plates.render import DEFAULT_FONT, PlateRenderer, draw_plate
 from vision.plates import parse_plate
+from vision.plates.render import DEFAULT_FONT, PlateRenderer, draw_plate
 
 pytestmark = pytest.mark.skipif(not DEFAULT_FONT.is_file(), reason="fonts-wqy-microhei not installed")
 

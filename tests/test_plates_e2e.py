@@ -21,13 +21,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from bench.plates.render import DEFAULT_FONT, draw_plate
 from citywatch.commands.models import import_plate_models
 from citywatch.config import CitywatchConfig, DetectorConfig
 from citywatch.detectors import load_detector
 from citywatch.domain.accounts import add_user
 from citywatch.domain.db import open_database
 from tests.support import DOG, MODEL_DIR, REPO, demo_config_dict, write_config
+from vision.plates.render import DEFAULT_FONT, draw_plate
 
 pytestmark = [
     pytest.mark.footage,

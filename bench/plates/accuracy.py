@@ -2,7 +2,7 @@
 
     python -m bench.plates.accuracy [--per-cell 40] [--widths 60,100,140,200] [--colors blue,yellow,green]
 
-Plates drawn by `bench.plates.render.PlateRenderer` on crops of the shared footage, at each width
+Plates drawn by `vision.plates.render.PlateRenderer` on crops of the shared footage, at each width
 and colour; plate-less images are crops of the footage and of dog.jpg with nothing composited. Per
 cell: exact-match % (the most confident reading is the truth), false-read % (it is another text),
 colour % (of the exact reads, those whose colour is right too); plate-less images with any reading %; the median
@@ -23,30 +23,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from bench.plates.render import PlateRenderer, PlateSample
 from citywatch.commands.plates import open_reader
 from vision.plates.reader import PlateReader, PlateResult, ReaderTuning
+from vision.plates.render import PlateRenderer, PlateSample, footage_frames
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("CITYWATCH_SHARED_DIR", REPO.parent / "shared"))
-FOOTAGE = ("vtest.avi", "car-detection.mp4")
-
-
-def footage_frames(every: int = 60, media: Path | None = None) -> list[np.ndarray]:
-    """Frames of the shared footage (one every `every`), the backgrounds plates are drawn on."""
-    frames = []
-    for name in FOOTAGE:
-        capture = cv2.VideoCapture(str((media or SHARED / "media") / name))
-        index = 0
-        while True:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            if index % every == 0:
-                frames.append(frame)
-            index += 1
-        capture.release()
-    return frames
 
 
 def plate_less(count: int, seed: int, frames: list[np.ndarray], dog: np.ndarray | None) -> list[np.ndarray]:

@@ -20,10 +20,19 @@ import cv2
 import numpy as np
 
 from citywatch.commands.models import DEFAULT_DIRS, PLATE_BACKENDS, plate_entries
-from citywatch.modelstore import ModelStoreError, resolve_model
+from citywatch.modelstore import (
+    DERIVED_MANIFEST_NAME,
+    ModelStoreError,
+    add_model,
+    all_entries,
+    derived_manifests,
+    resolve_model,
+    search_dirs,
+)
 from vision.plates.reader import OcrPlateReader, PlateModels, PlateResult, ReaderTuning, open_plate_reader
 
 EXIT_OK, EXIT_RUNTIME = 0, 3
+PROVINCE_BACKEND, PROVINCE_FILE = "plate_province", "plate_province.onnx"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,6 +45,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     read.add_argument("--model-dir", action="append", default=None, help="model store directory (repeatable)")
     read.add_argument("--threads", type=int, default=1, help="onnxruntime threads per model")
     read.set_defaults(func=cmd_read)
+    train = sub.add_parser(
+        "train-province",
+        help="train the province classifier on rendered plates (offline, CPU, minutes) into the model store",
+    )
+    train.add_argument("--out-dir", type=Path, default=Path("models"), help="model store directory to write to")
+    train.add_argument("--samples", type=int, default=32000, help="rendered training windows")
+    train.add_argument("--epochs", type=int, default=8)
+    train.add_argument("--seed", type=int, default=16)
+    train.set_defaults(func=cmd_train_province)
 
 
 def plate_models(model_dirs: list[str]) -> PlateModels:
@@ -48,7 +66,16 @@ def plate_models(model_dirs: list[str]) -> PlateModels:
     missing = [backend for backend in PLATE_BACKENDS if backend not in paths]
     if missing:
         raise ModelStoreError(f"the model manifests name no {', '.join(missing)} model for plate reading")
-    return PlateModels(det=paths["ppocr_det"], rec=paths["ppocr_rec"])
+    return PlateModels(det=paths["ppocr_det"], rec=paths["ppocr_rec"], province=province_model(model_dirs))
+
+
+def province_model(model_dirs: list[str]) -> Path | None:
+    """The province classifier `citywatch plates train-province` stored, checked; None when the
+    store has none (the recogniser alone then reads the province); `ModelStoreError` when the
+    manifest names one whose file is missing or corrupt."""
+    entries = all_entries(derived_manifests(model_dirs))
+    names = [e.file for e in entries.values() if e.backend == PROVINCE_BACKEND]
+    return resolve_model(names[0], model_dirs).path if names else None
 
 
 def open_reader(
@@ -87,6 +114,12 @@ def cmd_read(args: argparse.Namespace) -> int:
     except ModelStoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_RUNTIME
+    if reader.recognizer.province is None:
+        print(
+            "note: no province classifier in the model store: plates under ~140 px read their province "
+            "less reliably (`make plates-model` trains one offline, docs/plates.md)",
+            file=sys.stderr,
+        )
     status = EXIT_OK
     for path in args.images:
         try:
@@ -104,3 +137,42 @@ def cmd_read(args: argparse.Namespace) -> int:
             x1, y1, x2, y2 = result.box
             print(f"{path}: {result.text} {result.color} {result.confidence:.2f} [{x1}, {y1}, {x2}, {y2}]")
     return status
+
+
+def cmd_train_province(args: argparse.Namespace) -> int:
+    """Train the classifier, store it with its checksum in `--out-dir`/derived.yaml; 3 on failure."""
+    # deferred: the training code (and torch) loads only for this command
+    from vision.plates.province_training import train
+    from vision.plates.render import footage_frames
+
+    out_dir = args.out_dir
+    backgrounds = footage_frames()  # empty without the shared footage: plain backgrounds then
+    try:
+        result = train(
+            out_dir / PROVINCE_FILE, args.samples, args.epochs, args.seed, backgrounds, lambda s: print(s, flush=True)
+        )
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
+    entry = add_model(
+        result.path,
+        name="plate-province",
+        manifest=out_dir / DERIVED_MANIFEST_NAME,
+        backend=PROVINCE_BACKEND,
+        licence="trained here on rendered plates (the project's own)",
+        source="citywatch plates train-province",
+        provenance={
+            "fonts": result.fonts,
+            "heldout_font": result.heldout_font,
+            "heldout_accuracy": result.heldout_accuracy,
+            "samples": result.samples,
+            "epochs": result.epochs,
+            "seed": args.seed,
+        },
+    )
+    searched = [str(d) for d in search_dirs(DEFAULT_DIRS)]
+    print(f"stored {entry.file} (sha256 {entry.sha256}) in {out_dir / DERIVED_MANIFEST_NAME}")
+    print(f"held-out font {result.heldout_font}: {100 * result.heldout_accuracy:.1f} % of provinces right")
+    if out_dir.resolve() not in [Path(d).resolve() for d in searched]:
+        print(f"note: {out_dir} is not a default model directory ({', '.join(searched)}); pass --model-dir")
+    return EXIT_OK

@@ -45,3 +45,24 @@ class EnforcementConfig(ConfigModel):
         description="`camera/zone` ids where no waiver is granted.",
         examples=[["campus-road/kerb"]],
     )
+    auto_waiver: bool = Field(
+        False,
+        title="Waiver on departure",
+        description="Record the waiver automatically (actor system:camera) when the camera sees an eligible "
+        "vehicle leave within the grace after its notice; false (the default): the console offers it and an "
+        "operator grants it.",
+    )
+    exempt_plates: list[str] = Field(
+        default_factory=list,
+        title="Exempt plates",
+        description="Plates (no dot, e.g. 豫D12345) the city does not enforce parking on: ambulances, fire "
+        "engines, registered residents' or works vehicles. Their cases show as exempt; notices, "
+        "phone calls and towing are refused.",
+    )
+    exempt_suffixes: list[str] = Field(
+        default_factory=lambda: ["警", "使", "领"],
+        title="Exempt plate kinds",
+        description="Plates ending in one of these characters are exempt: police (警), embassy (使) and "
+        "consulate (领) vehicles are not the city bureau's to penalise (GA 36 special plates); [] "
+        "enforces on them too.",
+    )

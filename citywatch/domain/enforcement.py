@@ -14,7 +14,7 @@ Nothing here commits: the caller's session does.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -59,6 +59,7 @@ class Assessment:
     notice_at: datetime | None
     left_at: datetime | None
     left_within_grace: bool
+    exempt: str | None
     waived: bool
     waiver_eligible: bool
     steps: list[dict[str, Any]]
@@ -126,9 +127,10 @@ def assess(session: Session, case: Case, config: EnforcementConfig, now: datetim
     grace = timedelta(minutes=config.grace_min)
     left_within_grace = notice_at is not None and left_at is not None and left_at <= notice_at + grace
     strict = f"{case.camera_id}/{case.zone_id}" in config.strict_zones
+    exempt = exemption(plate, config)
     waived = any(s["step"] == "waiver" for s in steps)
     first = plate is not None and prior == 0
-    eligible = config.waiver and first and not strict and left_within_grace and not waived
+    eligible = config.waiver and first and not strict and left_within_grace and not waived and not exempt
     return Assessment(
         plate=plate,
         prior_violations=prior,
@@ -137,11 +139,26 @@ def assess(session: Session, case: Case, config: EnforcementConfig, now: datetim
         notice_at=notice_at,
         left_at=left_at,
         left_within_grace=left_within_grace,
+        exempt=exempt,
         waived=waived,
         waiver_eligible=eligible,
         steps=steps,
-        next_step=_next_step(eligible, waived, notice_at, left_at, steps, config, now),
+        next_step=None if exempt else _next_step(eligible, waived, notice_at, left_at, steps, config, now),
     )
+
+
+def exemption(plate: str | None, config: EnforcementConfig) -> str | None:
+    """Why a plate is exempt from enforcement ("listed": in `exempt_plates`; "special": ending in
+    one of `exempt_suffixes`), or None."""
+    if plate is None:
+        return None
+    if plate in config.exempt_plates:
+        return "listed"
+    return "special" if any(plate.endswith(suffix) for suffix in config.exempt_suffixes) else None
+
+
+#: Steps that penalise the vehicle, refused for an exempt one (a waiver is moot, a lookup harmless).
+PENALTY_STEPS = frozenset({"card", "notice", "phone", "tow"})
 
 
 def _extra(data: dict[str, Any]) -> dict[str, Any]:
@@ -190,6 +207,10 @@ def record_step(
     if step == "tow" and vehicle_kind not in VEHICLE_KINDS:
         raise EnforcementError(422, f"a tow needs vehicle_kind, one of {', '.join(VEHICLE_KINDS)}")
     state = assess(session, case, config, now)
+    if state.exempt and step in PENALTY_STEPS:
+        raise EnforcementError(
+            409, f"vehicle {state.plate} is exempt from parking enforcement (豁免车辆: {state.exempt})"
+        )
     if step == "waiver" and not state.waiver_eligible:
         why = _why_not(state, config)
         raise EnforcementError(409, f"the first-violation waiver cannot be granted: {why}")
@@ -205,6 +226,25 @@ def record_step(
     )
 
 
+#: Who records a waiver the camera saw earned (the vehicle left in time after its notice).
+CAMERA_ACTOR = "system:camera"
+
+
+def waive_on_departure(session: Session, uid: str, config: EnforcementConfig) -> CaseAction | None:
+    """The first-violation waiver, recorded by the camera when the vehicle of event `uid` has just
+    left and its case is eligible (first violation, notice given, left within the grace, not a
+    strict section, not exempt); None otherwise."""
+    event = session.scalars(select(Event).where(Event.uid == uid)).first()
+    case = session.get(Case, event.case_id) if event is not None and event.case_id else None
+    if case is None or case.type not in PARKING_TYPES or case.status not in workflow.OPEN_STATUSES:
+        return None
+    session.flush()  # the stay's end, just written, is what the assessment reads
+    if not assess(session, case, config, datetime.now(UTC)).waiver_eligible:
+        return None
+    note = f"车辆在告知后 {config.grace_min:g} 分钟内驶离"
+    return record_step(session, case, "waiver", CAMERA_ACTOR, config, datetime.now(UTC), note=note)
+
+
 def _why_not(state: Assessment, config: EnforcementConfig) -> str:
     if not config.waiver:
         return "the waiver is off in this city's configuration"
@@ -212,6 +252,8 @@ def _why_not(state: Assessment, config: EnforcementConfig) -> str:
         return "it was granted already"
     if state.plate is None:
         return "the vehicle's plate is not known"
+    if state.exempt:
+        return "the vehicle is exempt from enforcement (豁免车辆)"
     if not state.first_violation:
         return f"the vehicle has {state.prior_violations} earlier violation(s) in {config.lookback_days:g} days"
     if state.strict_section:

@@ -22,6 +22,7 @@ import numpy as np
 
 from vision.plates.color import plate_color
 from vision.plates.grammar import parse_plate
+from vision.plates.province import ProvinceClassifier
 from vision.plates.recognize import PlateRecognizer
 
 
@@ -47,11 +48,12 @@ class PlateReader(Protocol):
 
 @dataclass(frozen=True)
 class PlateModels:
-    """The model files a reader runs: the text detector and the text recogniser (checked by the
-    model store before they get here)."""
+    """The model files a reader runs: the text detector, the text recogniser and, when the store
+    has one, the province classifier (checked by the model store before they get here)."""
 
     det: Path
     rec: Path
+    province: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -269,7 +271,9 @@ def open_plate_reader(models: PlateModels, threads: int = 1, tuning: ReaderTunin
     except Exception as exc:
         raise ValueError(f"plate text detector {models.det} cannot be loaded: {exc}") from None
     try:
-        recognizer = PlateRecognizer(TextRecognizer(rec_config))
+        text_recognizer = TextRecognizer(rec_config)
     except Exception as exc:
         raise ValueError(f"plate text recogniser {models.rec} cannot be loaded: {exc}") from None
+    province = ProvinceClassifier(models.province, threads) if models.province else None
+    recognizer = PlateRecognizer(text_recognizer, province)
     return OcrPlateReader(detector, recognizer, tuning)

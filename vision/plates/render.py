@@ -3,7 +3,7 @@ then the camera's damage (perspective, blur, noise, JPEG loss), composited on cr
 footage; and plate-less crops for counting false reads. Deterministic for a seed.
 
 Example:
-    >>> from bench.plates.render import PlateRenderer
+    >>> from vision.plates.render import PlateRenderer
     >>> renderer = PlateRenderer(seed=7)  # doctest: +SKIP
     >>> sample = renderer.sample(width=140)  # doctest: +SKIP
     >>> sample.text, sample.color, sample.image.shape  # doctest: +SKIP
@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,16 +42,45 @@ _COLOR_WEIGHTS = {"blue": 0.5, "yellow": 0.2, "green": 0.2, "white": 0.05, "blac
 _MM = {7: (440, 45, 12, 34), 8: (480, 43, 9.9, 49)}
 _PLATE_H_MM, _CHAR_H_MM = 140, 90
 
+#: The shared footage plates are drawn on (../shared/media, README there).
+FOOTAGE = ("vtest.avi", "car-detection.mp4")
+
+
+def _shared_media() -> Path:
+    shared = os.environ.get("CITYWATCH_SHARED_DIR")
+    return Path(shared) / "media" if shared else Path(__file__).resolve().parents[3] / "shared" / "media"
+
+
+def footage_frames(every: int = 60, media: Path | None = None) -> list[np.ndarray]:
+    """Frames of the shared footage (one every `every`; `media` default $CITYWATCH_SHARED_DIR/media,
+    else ../shared/media beside the repository), the backgrounds plates are drawn on; empty when
+    the footage is not there."""
+    frames = []
+    for name in FOOTAGE:
+        capture = cv2.VideoCapture(str((media or _shared_media()) / name))
+        index = 0
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            if index % every == 0:
+                frames.append(frame)
+            index += 1
+        capture.release()
+    return frames
+
 
 @dataclass(frozen=True)
 class PlateSample:
-    """An image and its truth: `text`/`color` (None for a plate-less image) and the plate's
-    corners' bounding box in the image."""
+    """An image and its truth: `text`/`color` (None for a plate-less image), the plate's corners'
+    bounding box in the image and the corners themselves (top-left, top-right, bottom-right,
+    bottom-left, float pixels)."""
 
     image: np.ndarray
     text: str | None
     color: str | None
     box: tuple[int, int, int, int] | None
+    corners: np.ndarray | None = None
 
 
 def random_plate_text(rng: random.Random, color: str) -> str:
@@ -73,10 +103,10 @@ def random_plate_text(rng: random.Random, color: str) -> str:
     return text
 
 
-@functools.lru_cache(maxsize=64)
-def _glyph(char: str, font_path: str) -> np.ndarray:
-    """The character as a tight grey mask (255 ink), drawn large once."""
-    font = ImageFont.truetype(font_path, 160)
+@functools.lru_cache(maxsize=4096)
+def _glyph(char: str, font_path: str, font_index: int = 0) -> np.ndarray:
+    """The character as a tight grey mask (255 ink), drawn large once per font."""
+    font = ImageFont.truetype(font_path, 160, index=font_index)
     canvas = Image.new("L", (220, 220), 0)
     ImageDraw.Draw(canvas).text((30, 10), char, font=font, fill=255)
     mask = np.array(canvas)
@@ -84,7 +114,27 @@ def _glyph(char: str, font_path: str) -> np.ndarray:
     return mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
 
 
-def draw_plate(text: str, color: str, *, px_per_mm: float = 1.0, font: Path = DEFAULT_FONT) -> np.ndarray:
+def character_boxes_mm(text: str) -> list[tuple[float, float, float, float]]:
+    """Where each character of `text` lies on its plate, (x1, y1, x2, y2) in millimetres from the
+    plate's top-left corner (GA 36: one gap after the second character)."""
+    width_mm, char_w, spacing, gap = _MM[len(text)]
+    total = len(text) * char_w + (len(text) - 2) * spacing + gap
+    x, top = (width_mm - total) / 2, (_PLATE_H_MM - _CHAR_H_MM) / 2
+    boxes = []
+    for i in range(len(text)):
+        boxes.append((x, top, x + char_w, top + _CHAR_H_MM))
+        x += char_w + (gap if i == 1 else spacing)
+    return boxes
+
+
+def plate_size_mm(text: str) -> tuple[float, float]:
+    """The plate's width and height in millimetres for a text of that length."""
+    return float(_MM[len(text)][0]), float(_PLATE_H_MM)
+
+
+def draw_plate(
+    text: str, color: str, *, px_per_mm: float = 1.0, font: Path = DEFAULT_FONT, font_index: int = 0
+) -> np.ndarray:
     """The flat plate (BGR) at `px_per_mm`: characters stretched to their GA 36 cells, a dot after
     the second, a rim; green plates shaded white to green."""
     width_mm, char_w, spacing, gap = _MM[len(text)]
@@ -101,7 +151,7 @@ def draw_plate(text: str, color: str, *, px_per_mm: float = 1.0, font: Path = DE
     x = (width_mm - total) / 2
     top = (_PLATE_H_MM - _CHAR_H_MM) / 2
     for i, char in enumerate(text):
-        glyph = _glyph(char, str(font))
+        glyph = _glyph(char, str(font), font_index)
         cw, ch = max(1, round(char_w * px_per_mm)), max(1, round(_CHAR_H_MM * px_per_mm))
         mask = cv2.resize(glyph, (cw, ch), interpolation=cv2.INTER_AREA).astype(np.float32)[..., None] / 255
         x0, y0 = round(x * px_per_mm), round(top * px_per_mm)
@@ -120,7 +170,14 @@ class PlateRenderer:
     camera, `blank()` a crop of footage without a plate. `backgrounds` are BGR frames to crop
     from (frames of the project's footage; plain grey when empty)."""
 
-    def __init__(self, seed: int = 0, backgrounds: list[np.ndarray] | None = None, font: Path = DEFAULT_FONT):
+    def __init__(
+        self,
+        seed: int = 0,
+        backgrounds: list[np.ndarray] | None = None,
+        font: Path = DEFAULT_FONT,
+        font_index: int = 0,
+    ):
+        self.font_index = font_index
         self.rng = random.Random(seed)
         self.np_rng = np.random.default_rng(seed)
         self.backgrounds = backgrounds or []
@@ -146,7 +203,8 @@ class PlateRenderer:
         and JPEG-compressed as a street camera delivers it."""
         color = color or self.color()
         text = text or random_plate_text(self.rng, color)
-        flat = draw_plate(text, color, px_per_mm=max(0.5, 2.0 * width / _MM[len(text)][0]), font=self.font)
+        px_per_mm = max(0.5, 2.0 * width / _MM[len(text)][0])
+        flat = draw_plate(text, color, px_per_mm=px_per_mm, font=self.font, font_index=self.font_index)
         fh, fw = flat.shape[:2]
         h = round(width * fh / fw)
         canvas_w, canvas_h = round(width * 2.2) + 40, round(h * 4) + 40
@@ -156,15 +214,16 @@ class PlateRenderer:
         y0 = self.rng.uniform(0.3, 0.6) * canvas_h
         skew_x, skew_y = self.rng.uniform(-0.12, 0.12) * width, self.rng.uniform(-0.15, 0.15) * h
         shrink = self.rng.uniform(0.0, 0.12) * h
-        corners = np.float32(
+        corners = np.asarray(
             [
                 [x0, y0 + skew_y],
                 [x0 + width, y0 - skew_y + shrink],
                 [x0 + width + skew_x, y0 + h - skew_y],
                 [x0 + skew_x, y0 + h + skew_y - shrink],
-            ]
+            ],
+            np.float32,
         )
-        source = np.float32([[0, 0], [fw, 0], [fw, fh], [0, fh]])
+        source = np.asarray([[0, 0], [fw, 0], [fw, fh], [0, fh]], np.float32)
         warp = cv2.getPerspectiveTransform(source, corners)
         plate = cv2.warpPerspective(flat, warp, (canvas_w, canvas_h), flags=cv2.INTER_AREA)
         mask = cv2.warpPerspective(np.full((fh, fw), 255, np.uint8), warp, (canvas_w, canvas_h))
@@ -172,7 +231,7 @@ class PlateRenderer:
         image = self._damage(image)
         x1, y1 = corners.min(axis=0)
         x2, y2 = corners.max(axis=0)
-        return PlateSample(image, text, color, (int(x1), int(y1), int(np.ceil(x2)), int(np.ceil(y2))))
+        return PlateSample(image, text, color, (int(x1), int(y1), int(np.ceil(x2)), int(np.ceil(y2))), corners)
 
     def blank(self, width: int = 320, height: int = 240) -> PlateSample:
         """A crop of footage with no plate, damaged the same way."""
@@ -193,4 +252,4 @@ class PlateRenderer:
         quality = rng.randint(35, 90)
         ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
         assert ok
-        return cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
+        return np.asarray(cv2.imdecode(jpeg, cv2.IMREAD_COLOR))
