@@ -5,6 +5,9 @@ directories, manifests, sha256), decides the backend (the config's, else the man
 file suffix) and opens it with `vision.detect.open_detector`. `load_detector_set` does this for
 the `detector:` model and every `detectors:` entry and puts each behind its batching queue.
 `load_plate_reader` opens the plate reader of the `plates:` section the same way.
+Models promoted for some cameras or labels (`citywatch models promote`, recorded in the
+`promotions.jsonl` of a model store directory) join the set as scoped detectors (`Scope`): they
+run only there, taking those labels over; every other camera keeps its models.
 `unproduced_labels` finds the rules that wait for labels none of those models produces (they would
 never fire): a config error, found here because only the models know their labels.
 
@@ -15,13 +18,15 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from citywatch.config import CitywatchConfig, DetectorConfig
-from citywatch.modelstore import ModelStoreError, coco_class_names, resolve_model
+from citywatch.modelstore import ModelStoreError, coco_class_names, resolve_model, search_dirs
 from vision.detect import Detector, DetectorError, DetectorSet, ModelSpec, open_detector
+from vision.detect.detector_set import Scope
 from vision.labels import COCO_MAPPING, expand_labels
 from vision.plates.reader import PlateModels, PlateReader, open_plate_reader
 
@@ -63,24 +68,102 @@ def load_detector(config: DetectorConfig) -> Detector:
     return open_detector(model_spec(config), config)
 
 
+#: The promotion log of a model store directory: one JSON object a line, appended, never rewritten.
+PROMOTIONS_NAME = "promotions.jsonl"
+ScopeKey = tuple[tuple[str, ...], tuple[str, ...]]
+
+
+def read_promotions(paths: Iterable[Path]) -> list[dict[str, Any]]:
+    """Every record of the promotion logs at `paths` (missing files: none), in order;
+    `DetectorError` naming the file and line of a damaged record."""
+    records = []
+    seen: set[Path] = set()
+    for path in paths:
+        if not path.is_file() or path.resolve() in seen:  # a directory named twice is read once
+            continue
+        seen.add(path.resolve())
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                (record["action"], record["model"], record["cameras"], record["labels"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise DetectorError(f"promotion log {path}, line {number}: not a promotion record ({exc})") from None
+            records.append(record)
+    return records
+
+
+def active_promotions(records: Iterable[Mapping[str, Any]]) -> dict[ScopeKey, list[str]]:
+    """Per scope (cameras, labels; sorted), the stack of models promoted there, the active one last:
+    a `promote` pushes its model, a `rollback` pops one. Scopes changed last come last."""
+    stacks: dict[ScopeKey, list[str]] = {}
+    for record in records:
+        key = (tuple(sorted(record["cameras"])), tuple(sorted(record["labels"])))
+        stack = stacks.pop(key, [])
+        if record["action"] == "promote":
+            stack.append(str(record["model"]))
+        elif record["action"] == "rollback" and stack:
+            stack.pop()
+        stacks[key] = stack
+    return {key: stack for key, stack in stacks.items() if stack}
+
+
+def promoted_detectors(primary: DetectorConfig) -> list[DetectorConfig]:
+    """The promoted models of the model store directories as scoped `detectors:` entries, each at
+    the score threshold it was evaluated at (the primary's when its record names none)."""
+    paths = [directory / PROMOTIONS_NAME for directory in search_dirs(primary.model_dirs)]
+    records = read_promotions(paths)
+    thresholds = {
+        (tuple(sorted(r["cameras"])), tuple(sorted(r["labels"])), r["model"]): r.get("confidence")
+        for r in records
+        if r["action"] == "promote"
+    }
+    out = []
+    for n, ((cams, labels), stack) in enumerate(active_promotions(records).items(), 1):
+        threshold = thresholds.get((cams, labels, stack[-1])) or primary.confidence
+        update = {"model": stack[-1], "name": f"{stack[-1]}@promoted{n}", "backend": "auto", "confidence": threshold}
+        out.append(primary.model_copy(update=update | {"cameras": list(cams), "serves": list(labels)}))
+    return out
+
+
+def scope_of(config: DetectorConfig) -> Scope | None:
+    """Where a detector runs when its config (or its promotion) limits it: its cameras and the
+    labels it serves there; None when it runs everywhere."""
+    if not (config.cameras or config.serves):
+        return None
+    return Scope(
+        cameras=frozenset(config.cameras) if config.cameras else None,
+        serves=frozenset(config.serves) if config.serves else None,
+    )
+
+
 def load_detector_set(
-    primary: DetectorConfig, extra: Sequence[DetectorConfig] = (), max_batch: int | None = None
+    primary: DetectorConfig,
+    extra: Sequence[DetectorConfig] = (),
+    max_batch: int | None = None,
+    promotions: bool = True,
 ) -> DetectorSet:
-    """The `detector:` model plus the `detectors:` list, each loaded from the store and batched.
+    """The `detector:` model plus the `detectors:` list, then the promoted models (unless
+    `promotions` is false), each loaded from the store and batched, with their scopes.
 
     Batch size and deadline come from `primary` unless `max_batch` is given.
     """
     detectors: dict[str, Detector] = {}
-    for config in (primary, *extra):
+    scopes: dict[str, Scope] = {}
+    for config in (primary, *extra, *(promoted_detectors(primary) if promotions else [])):
         det = load_detector(config)
         if det.name in detectors:
             raise DetectorError(f"two detectors are named {det.name!r}; give one a `name:`")
         detectors[det.name] = det
+        if (scope := scope_of(config)) is not None:
+            scopes[det.name] = scope
     return DetectorSet(
         detectors,
         max_batch=max_batch or primary.batch_size,
         max_wait_s=primary.batch_wait_ms / 1000.0,
         workers=primary.workers(),
+        scopes=scopes,
     )
 
 

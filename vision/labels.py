@@ -1,9 +1,11 @@
 """Label mapping: a model's class names become Citywatch labels that rules can name.
 
-Rules speak Citywatch's vocabulary (car, truck, bus, motorcycle, bicycle, tricycle, e-bike, person,
-litter, water), never one model's class names; each model carries a mapping (from the model
-manifest, or COCO's by default). Vehicle classes are also grouped so that one vehicle reported as
-both car and truck at the same place counts once.
+Rules speak Citywatch's vocabulary (car, truck, bus, motorcycle, bicycle, tricycle, e-bike,
+low_speed_ev, person, litter, water, debris, and the objects that occupy parking bays:
+traffic_cone, parking_lock, chair, obstacle), never one model's class names; each model carries a
+mapping (from the model manifest, or COCO's by default). Vehicle classes are also grouped so that
+one vehicle reported as both car and truck at the same place counts once; `vehicle_kind` says how
+the bureau counts a vehicle label (two-, three- or four-wheel e-vehicle, or car).
 """
 
 from __future__ import annotations
@@ -18,15 +20,42 @@ import supervision as sv
 VEHICLE = frozenset({"car", "truck", "bus", "motorcycle"})
 #: Non-motor vehicles: bicycles, e-bikes, tricycles.
 NON_MOTOR = frozenset({"bicycle", "e-bike", "tricycle"})
-#: Label groups: a rule naming the group name matches every label in it.
-GROUPS: dict[str, frozenset[str]] = {"vehicle": VEHICLE, "non_motor": NON_MOTOR}
+#: The e-vehicles the bureau counts separately: two-wheel (e-bike), three-wheel (tricycle) and
+#: four-wheel low-speed (`low_speed_ev`, 老年代步车: not a non-motor vehicle in law, so not in
+#: `non_motor`; a `non_motor_parking` rule watches it when its labels name it or `e_vehicle`).
+E_VEHICLE = frozenset({"e-bike", "tricycle", "low_speed_ev"})
+#: Objects put in a parking bay to hold it (霸占停车资源): what `parking_space_occupied` watches.
+OCCUPIER = frozenset({"traffic_cone", "parking_lock", "chair", "obstacle"})
+#: Label groups: a rule naming the group name matches every label in it. `group_of` (one object
+#: reported under two labels counts once) takes the first group holding a label: e-bikes and
+#: tricycles stay in `non_motor` (`e_vehicle` and `occupier` only name labels for rules).
+GROUPS: dict[str, frozenset[str]] = {
+    "vehicle": VEHICLE,
+    "non_motor": NON_MOTOR,
+    "e_vehicle": E_VEHICLE,
+    "occupier": OCCUPIER,
+}
+
+#: How the bureau counts a vehicle label (the `vehicle_kind` of a tow, `citywatch.domain.enforcement`).
+#: Without a model that tells e-bikes apart, COCO's `bicycle` and `motorcycle` (the classes an
+#: e-bike or an electric scooter is detected as) count as two-wheel: the baseline's assumption.
+VEHICLE_KINDS: dict[str, str] = {
+    "e-bike": "two_wheel",
+    "bicycle": "two_wheel",
+    "motorcycle": "two_wheel",
+    "tricycle": "three_wheel",
+    "low_speed_ev": "four_wheel_e",
+    "car": "car",
+    "truck": "car",
+    "bus": "car",
+}
 
 #: Labels of things that move through a scene (people, vehicles): the model-free baselines mask
 #: their boxes out, so they are never litter, water or background.
-MOVERS = VEHICLE | NON_MOTOR | frozenset({"person"})
+MOVERS = VEHICLE | NON_MOTOR | E_VEHICLE | frozenset({"person"})
 
-#: Every label a mapping may produce (rules may also name the groups `vehicle` and `non_motor`).
-CITYWATCH_LABELS = VEHICLE | NON_MOTOR | frozenset({"person", "litter", "water"})
+#: Every label a mapping may produce (rules may also name the groups of `GROUPS`).
+CITYWATCH_LABELS = VEHICLE | NON_MOTOR | E_VEHICLE | OCCUPIER | frozenset({"person", "litter", "water", "debris"})
 
 #: COCO class names (as YOLOX and ultralytics spell them) to Citywatch labels; others are dropped.
 COCO_MAPPING: dict[str, str] = {
@@ -37,6 +66,9 @@ COCO_MAPPING: dict[str, str] = {
     "motorcycle": "motorcycle",
     "bus": "bus",
     "truck": "truck",
+    "chair": "chair",
+    "bench": "obstacle",
+    "suitcase": "obstacle",
 }
 
 
@@ -54,6 +86,12 @@ def group_of(label: str) -> str:
         if label in members:
             return name
     return label
+
+
+def vehicle_kind(label: str | None) -> str | None:
+    """The bureau's count for a vehicle label (`two_wheel`, `three_wheel`, `four_wheel_e`, `car`),
+    or None for a label that is no vehicle."""
+    return VEHICLE_KINDS.get(label or "")
 
 
 def map_labels(detections: sv.Detections, class_names: list[str], mapping: Mapping[str, str]) -> sv.Detections:

@@ -30,10 +30,11 @@ from citywatch.cluster.partition import partition
 from citywatch.cluster.reload import ReloadPlan, plan_reload
 from citywatch.cluster.supervisor import Supervisor
 from citywatch.config import CitywatchConfig
-from citywatch.detectors import load_detector
+from citywatch.detectors import load_detector, promoted_detectors, scope_of
 from citywatch.modes import ModeHolder
 from citywatch.sink import EventSink
 from vision.detect import Detector, DetectorSet
+from vision.detect.detector_set import Scope
 from vision.frames import Frame
 from vision.streams import StreamHealth
 
@@ -78,11 +79,24 @@ class _Slot:
 
 
 def remote_detector_set(config: CitywatchConfig, actor: Any) -> DetectorSet:
-    """The primary model through the detector actor `actor`, the `detectors:` extras opened here."""
+    """The primary model through the detector actor `actor`; the `detectors:` extras and the
+    promoted models (`citywatch models promote`, with their camera and label scopes) opened here,
+    as the embedded runtime opens them (`load_detector_set`)."""
     geometry: ModelGeometry = ray.get(actor.geometry.remote())
     primary = remote_detector(geometry, lambda batch: ray.get(actor.infer.remote(batch)))
-    detectors = {primary.name: primary, **{d.name: d for d in map(load_detector, config.detectors)}}
-    return DetectorSet(detectors, max_batch=config.detector.batch_size, max_wait_s=config.detector.batch_wait_ms / 1000)
+    detectors: dict[str, Detector] = {primary.name: primary}
+    scopes: dict[str, Scope] = {}
+    for extra in (*config.detectors, *promoted_detectors(config.detector)):
+        detector = load_detector(extra)
+        detectors[detector.name] = detector
+        if (scope := scope_of(extra)) is not None:
+            scopes[detector.name] = scope
+    return DetectorSet(
+        detectors,
+        max_batch=config.detector.batch_size,
+        max_wait_s=config.detector.batch_wait_ms / 1000,
+        scopes=scopes,
+    )
 
 
 def start_detector_actors(config: CitywatchConfig, cwd: str | None) -> list[Any]:

@@ -4,6 +4,7 @@
     citywatch models add FILE --name NAME [--manifest PATH] [--backend B] [--labels cls=label,...]
     citywatch models derive NAME --variant int8|dynamic-batch [--calibration VIDEO] [--out DIR]
     citywatch models import-plates [--to DIR]
+    citywatch models evaluate | promote | rollback | promotions ...   (citywatch/commands/promotion.py)
 
 `list` prints each manifest entry with whether its file is present in the model store and matches
 its sha256 (exit status 1 when any is missing or corrupt). `add` hashes FILE and writes an entry
@@ -30,6 +31,7 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
+from citywatch.commands import promotion
 from citywatch.modelstore import (
     BACKENDS,
     DERIVED_MANIFEST_NAME,
@@ -93,6 +95,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     plates = sub.add_parser("import-plates", help="copy the plate reader's models from rapidocr into the model store")
     plates.add_argument("--to", type=Path, default=None, help="model store dir ($CITYWATCH_MODEL_DIR, else models)")
     plates.set_defaults(func=cmd_import_plates)
+    promotion.register(sub)
 
 
 def cmd_list(args: argparse.Namespace) -> int:

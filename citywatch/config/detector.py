@@ -80,6 +80,20 @@ class DetectorConfig(ConfigModel):
         title="Name",
         description="Name of this detector in `detectors:` (default: the model's manifest name).",
     )
+    cameras: list[str] = Field(
+        default_factory=list,
+        max_length=1000,
+        title="Cameras",
+        description="In `detectors:`, the camera ids this detector runs for (empty: every camera whose rules "
+        "need its labels). A promoted model (`citywatch models promote`) is such a scoped entry.",
+    )
+    serves: list[str] = Field(
+        default_factory=list,
+        max_length=64,
+        title="Labels taken over",
+        description="In `detectors:`, Citywatch labels this detector alone gives on its cameras, replacing "
+        "the detectors listed before it for them (empty: its labels are merged with the others').",
+    )
     manifest: str | None = Field(
         None,
         title="Extra manifest",

@@ -1,5 +1,5 @@
-"""Rules: what raises an event on a camera (parking, litter, waterlogging) and how its events
-become cases. `RuleConfig` is the union of every kind, told apart by `type:` (default
+"""Rules: what raises an event on a camera (parking, bay occupation, litter, floating debris,
+waterlogging) and how its events become cases. `RuleConfig` is the union of every kind, told apart by `type:` (default
 `illegal_parking`, the original shape)."""
 
 from __future__ import annotations
@@ -11,9 +11,26 @@ from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 from citywatch.config.base import NON_MOTOR_LABELS, VEHICLE_LABELS, ConfigModel, Identifier
 from citywatch.config.schedule import ScheduleConfig
 
+#: The four-wheel low-speed e-vehicle (老年代步车); with e-bikes and tricycles, the group `e_vehicle`.
+LOW_SPEED_EV = "low_speed_ev"
+#: Objects put in a parking bay to hold it (霸占停车资源), the group `occupier`.
+OCCUPIER_LABELS = ("traffic_cone", "parking_lock", "chair", "obstacle")
 #: Every label a rule may name: the Citywatch labels models are mapped onto (`vision.labels`), and
-#: the groups `vehicle` and `non_motor` that stand for their members.
-RULE_LABELS = (*VEHICLE_LABELS, *NON_MOTOR_LABELS, "person", "litter", "water", "vehicle", "non_motor")
+#: the groups `vehicle`, `non_motor`, `e_vehicle` and `occupier` that stand for their members.
+RULE_LABELS = (
+    *VEHICLE_LABELS,
+    *NON_MOTOR_LABELS,
+    LOW_SPEED_EV,
+    *OCCUPIER_LABELS,
+    "person",
+    "litter",
+    "water",
+    "debris",
+    "vehicle",
+    "non_motor",
+    "e_vehicle",
+    "occupier",
+)
 
 
 class CasePolicyConfig(ConfigModel):
@@ -122,34 +139,28 @@ class IllegalParkingRuleConfig(_DwellRuleBase):
 
 
 class NonMotorParkingRuleConfig(_DwellRuleBase):
-    """A bicycle, e-bike or tricycle parked outside the permitted area longer than the allowed dwell."""
+    """A bicycle, e-bike or tricycle (or, when named in `labels`, a low-speed e-vehicle:
+    `low_speed_ev`, or the group `e_vehicle`) parked outside the permitted area longer than the
+    allowed dwell; the event's label says the vehicle kind the bureau counts."""
 
     type: Literal["non_motor_parking"]
     labels: list[str] = Field(
         default_factory=lambda: list(NON_MOTOR_LABELS),
         min_length=1,
         title="Labels",
-        description="Detection labels that count as a parked non-motor vehicle.",
+        description="Detection labels that count as a parked non-motor vehicle (add low_speed_ev or "
+        "e_vehicle for four-wheel low-speed e-vehicles).",
     )
 
 
-class LitterRuleConfig(_RuleBase):
-    """Exposed garbage or floating debris staying in a zone longer than `persist_s`."""
+class _BaselineFields(ConfigModel):
+    """The model-free baseline's fields shared by the object rules (`vision.rules.background`)."""
 
-    type: Literal["litter"]
-    labels: list[str] = Field(
-        default_factory=lambda: ["litter"],
-        min_length=1,
-        title="Labels",
-        description="Detector labels that count as litter (source detector/both).",
-    )
     source: Literal["detector", "baseline", "both"] = Field(
         "baseline",
         title="Source",
-        description="A trained detector's litter label, the model-free background baseline, or both.",
+        description="A trained detector's labels, the model-free background baseline, or both.",
     )
-    persist_s: float = Field(60.0, gt=0.0, title="Persistence (s)", description="How long before an event.")
-    grace_s: float = Field(5.0, ge=0.0, title="Grace (s)", description="How long an object may be unseen.")
     min_area_frac: float = Field(
         0.0005, gt=0.0, lt=1.0, title="Minimum area", description="Smallest object, as a fraction of the image."
     )
@@ -161,19 +172,109 @@ class LitterRuleConfig(_RuleBase):
         gt=0.0,
         le=255.0,
         title="Difference threshold",
-        description="Grey-level difference from the clean background that counts as a change.",
+        description="Grey-level difference from the background that counts as a change.",
     )
+    warmup_s: float = Field(
+        10.0,
+        ge=0.0,
+        title="Warm-up (s)",
+        description="Stream seconds used to learn the first background (median), no events.",
+    )
+
+
+class LitterRuleConfig(_BaselineFields, _RuleBase):
+    """Exposed garbage or floating debris staying in a zone longer than `persist_s`."""
+
+    type: Literal["litter"]
+    labels: list[str] = Field(
+        default_factory=lambda: ["litter"],
+        min_length=1,
+        title="Labels",
+        description="Detector labels that count as litter (source detector/both).",
+    )
+    persist_s: float = Field(60.0, gt=0.0, title="Persistence (s)", description="How long before an event.")
+    grace_s: float = Field(5.0, ge=0.0, title="Grace (s)", description="How long an object may be unseen.")
     background_s: float = Field(
         600.0,
         gt=0.0,
         title="Background time constant (s)",
         description="How slowly the clean background learns (the slow rate).",
     )
-    warmup_s: float = Field(
-        10.0,
+
+
+class ParkingSpaceOccupiedRuleConfig(_BaselineFields, _DwellRuleBase):
+    """A cone, ground lock, chair or box holding a parking bay for longer than the allowed dwell
+    (霸占停车资源); one event per bay, ended when the bay is free of it for `grace_s`."""
+
+    type: Literal["parking_space_occupied"]
+    labels: list[str] = Field(
+        default_factory=lambda: ["occupier"],
+        min_length=1,
+        title="Labels",
+        description="Detector labels that count as an object holding a bay (source detector/both).",
+    )
+    min_dwell_s: float = Field(
+        300.0, gt=0.0, title="Minimum dwell (s)", description="Stream seconds an object holds a bay before an event."
+    )
+    grace_s: float = Field(
+        15.0,
         ge=0.0,
-        title="Warm-up (s)",
-        description="Stream seconds used to learn the first clean background (median), no events.",
+        title="Grace (s)",
+        description="How long the bay may look free (occlusion, a missed frame) before the occupation ends.",
+    )
+    background_s: float = Field(
+        1800.0,
+        gt=0.0,
+        title="Background time constant (s)",
+        description="How slowly the empty-bay background learns; it never learns under an occupying object.",
+    )
+
+
+class FloatingDebrisRuleConfig(_BaselineFields, _RuleBase):
+    """Floating debris (河面漂浮物) on a water zone for longer than `persist_s`; one event per item,
+    also while it drifts."""
+
+    type: Literal["floating_debris"]
+    labels: list[str] = Field(
+        default_factory=lambda: ["debris"],
+        min_length=1,
+        title="Labels",
+        description="Detector labels that count as floating debris (source detector/both).",
+    )
+    anchor: Literal["bottom_center", "center"] = Field(
+        "center", title="Anchor", description="Point of the box that must lie inside the water zone."
+    )
+    persist_s: float = Field(20.0, gt=0.0, title="Persistence (s)", description="How long before an event.")
+    grace_s: float = Field(5.0, ge=0.0, title="Grace (s)", description="How long an item may be unseen.")
+    diff_threshold: float = Field(
+        30.0,
+        gt=0.0,
+        le=255.0,
+        title="Difference threshold",
+        description="Grey-level difference from the surface median that counts as a change (at least).",
+    )
+    noise_k: float = Field(
+        4.0,
+        ge=0.0,
+        title="Noise factor",
+        description="A change must also exceed this many times the pixel's own spread over the median "
+        "window (ripples, glare), as a robust standard deviation.",
+    )
+    surface_s: float = Field(
+        30.0,
+        gt=0.0,
+        le=600.0,
+        title="Surface window (s)",
+        description="Stream seconds whose median is the clean water surface (never learned under a live item).",
+    )
+    sample_s: float = Field(
+        1.0, gt=0.0, title="Surface sample (s)", description="How often a frame joins the surface window."
+    )
+    max_speed: float = Field(
+        0.05,
+        gt=0.0,
+        title="Maximum drift",
+        description="Fastest drift of an item, in image widths per second (faster: a boat, a bird, not debris).",
     )
 
 
@@ -231,9 +332,18 @@ RuleConfig = Annotated[
     Annotated[IllegalParkingRuleConfig, Tag("illegal_parking")]
     | Annotated[NonMotorParkingRuleConfig, Tag("non_motor_parking")]
     | Annotated[LitterRuleConfig, Tag("litter")]
-    | Annotated[WaterloggingRuleConfig, Tag("waterlogging")],
+    | Annotated[WaterloggingRuleConfig, Tag("waterlogging")]
+    | Annotated[ParkingSpaceOccupiedRuleConfig, Tag("parking_space_occupied")]
+    | Annotated[FloatingDebrisRuleConfig, Tag("floating_debris")],
     Discriminator(_rule_type),
 ]
 #: Every rule type, as written in `type:`.
-RULE_TYPES = ("illegal_parking", "non_motor_parking", "litter", "waterlogging")
+RULE_TYPES = (
+    "illegal_parking",
+    "non_motor_parking",
+    "litter",
+    "waterlogging",
+    "parking_space_occupied",
+    "floating_debris",
+)
 DwellRuleConfig = IllegalParkingRuleConfig | NonMotorParkingRuleConfig

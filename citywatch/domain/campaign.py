@@ -2,7 +2,8 @@
 reports, computed from the ledger: enforcement steps by kind (moved on, cards, phone notices,
 notices, waivers granted), vehicles towed by kind, parking cases opened, plates read, repeat
 offenders (plates with two or more pending or confirmed events in the range) and how long cases
-waited for their first enforcement step. `report_rows` flattens it for CSV and Excel; the totals
+waited for their first enforcement step, and non-motor parking alerts by the vehicle kind their
+label says (`vision.labels.vehicle_kind`). `report_rows` flattens it for CSV and Excel; the totals
 of every format are the same numbers.
 """
 
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from citywatch.domain.enforcement import PARKING_TYPES, STEPS, VEHICLE_KINDS
 from citywatch.domain.tables import Case, CaseAction, Event
+from vision.labels import vehicle_kind
 
 #: The report's rows, in the order the bureau's forms list them: (key, label).
 ROWS: tuple[tuple[str, str], ...] = (
@@ -32,6 +34,9 @@ ROWS: tuple[tuple[str, str], ...] = (
         ("car", "机动车"), ("two_wheel", "两轮电动车"), ("three_wheel", "三轮电动车"), ("four_wheel_e", "四轮电动车"),
     )),
     ("towed", "拖移车辆合计"),
+    *((f"non_motor_{kind}", f"非机动车乱停放告警（{label}）") for kind, label in (
+        ("two_wheel", "两轮电动车"), ("three_wheel", "三轮电动车"), ("four_wheel_e", "四轮电动车"),
+    )),
     ("repeat_offenders", "多次违停车辆数"),
     ("owner_lookups", "查询车主次数"),
 )  # fmt: skip
@@ -90,6 +95,15 @@ def campaign_report(session: Session, *, start: datetime, end: datetime, distric
         .where(Event.review_status != "rejected")
         .group_by(Event.plate_text)
     )
+    non_motor = in_district(
+        select(Event.label, func.count(Event.id))
+        .outerjoin(Case, Event.case_id == Case.id)
+        .where(Event.type == "non_motor_parking", Event.occurred_at >= start, Event.occurred_at < end)
+        .where(Event.review_status != "rejected")
+        .group_by(Event.label)
+    )
+    for label, n in session.execute(non_motor).all():
+        counts[f"non_motor_{vehicle_kind(label)}"] += int(n)
     per_plate = session.execute(events).all()
     counts["plates_read"] = len(per_plate)
     counts["repeat_offenders"] = sum(1 for _, n in per_plate if n >= 2)

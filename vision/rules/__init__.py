@@ -2,8 +2,9 @@
 
 * `base`: the stay machinery every rule shares (`step_dwell`, pure over immutable state; `observe`;
   `StayRule`) and `RuleEvaluator`, the shape of every rule kind's evaluator;
-* one module per rule kind: `parking` (illegal_parking, non_motor_parking), `litter`, `waterlogging`;
-  the model-free baselines they use: `background` (litter), `water` (dry reference);
+* one module per rule kind: `parking` (illegal_parking, non_motor_parking), `occupancy`
+  (parking_space_occupied), `litter`, `debris` (floating_debris), `waterlogging`; the model-free
+  baselines they use: `background` (litter, occupancy), `surface` (debris), `water` (dry reference);
 * `schedule`: schedules, wall time, cooldown and re-arm (pure timing decisions);
 * `resume`: a checkpointed dwell state carried onto a restarted camera's stream clock (pure);
 * `registry`: rule type -> evaluator class, and `build_rules`, the entry point.

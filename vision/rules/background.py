@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -132,3 +133,17 @@ class DualBackground:
         if fast_alpha > 0:
             cv2.accumulateWeighted(grey, self.fast, fast_alpha)
         return blobs
+
+
+def baseline_of(rule: Any) -> DualBackground | None:
+    """The background baseline an object rule's config asks for (`source` baseline or both: its
+    `background_s`, `warmup_s`, `diff_threshold` and area limits), or None (detector only)."""
+    if rule.source not in ("baseline", "both"):
+        return None
+    return DualBackground(
+        slow_tau_s=rule.background_s,
+        warmup_s=rule.warmup_s,
+        diff_threshold=rule.diff_threshold,
+        min_area_frac=rule.min_area_frac,
+        max_area_frac=rule.max_area_frac,
+    )

@@ -17,7 +17,7 @@ import numpy as np
 
 from citywatch.config import LitterRuleConfig, ZoneConfig
 from vision.labels import CITYWATCH_LABELS, MOVERS, expand_labels
-from vision.rules.background import DualBackground
+from vision.rules.background import baseline_of
 from vision.rules.base import DwellParams, DwellState, Observation, StayRule, StayUpdate, observe, step_dwell, zones_of
 from vision.track import TrackedObject
 from vision.zones import anchor_point, box_iou, normalise
@@ -34,17 +34,7 @@ class LitterRule(StayRule):
         self.zones = zones_of(rule, zones)
         self.labels = expand_labels(rule.labels)
         use_detector = rule.source in ("detector", "both")
-        self.baseline = (
-            DualBackground(
-                slow_tau_s=rule.background_s,
-                warmup_s=rule.warmup_s,
-                diff_threshold=rule.diff_threshold,
-                min_area_frac=rule.min_area_frac,
-                max_area_frac=rule.max_area_frac,
-            )
-            if rule.source in ("baseline", "both")
-            else None
-        )
+        self.baseline = baseline_of(rule)
         #: Detector labels this rule needs: its own (detector source) and those it masks (baseline).
         own = self.labels if use_detector else frozenset()
         self.needs = (own | (MOVERS if self.baseline else frozenset())) & (CITYWATCH_LABELS | self.labels)

@@ -11,7 +11,9 @@ from typing import Any
 
 from citywatch.config import RULE_TYPES, RuleConfig, ZoneConfig
 from vision.rules.base import RuleEvaluator
+from vision.rules.debris import DebrisRule
 from vision.rules.litter import LitterRule
+from vision.rules.occupancy import OccupancyRule
 from vision.rules.parking import DwellRule
 from vision.rules.waterlogging import WaterloggingRule
 
@@ -21,6 +23,8 @@ EVALUATORS: dict[str, Callable[[Any, Sequence[ZoneConfig]], RuleEvaluator]] = {
     "non_motor_parking": DwellRule,
     "litter": LitterRule,
     "waterlogging": WaterloggingRule,
+    "parking_space_occupied": OccupancyRule,
+    "floating_debris": DebrisRule,
 }
 assert set(EVALUATORS) == set(RULE_TYPES), "every configurable rule type needs an evaluator"
 
