@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from api import live, middleware
 from api.deps import AppContext
 from api.errors import install_error_handlers
+from api.routes import annotations as annotation_routes
 from api.routes import (
     cameras,
     case_photos,
@@ -34,6 +35,8 @@ from api.routes import (
     vehicles,
 )
 from api.routes import live as live_routes
+from api.routes import map as map_routes
+from api.routes import suppressions as suppression_routes
 from citywatch import __version__
 from citywatch.cluster import Engine, InlineEngine
 from citywatch.config import CitywatchConfig
@@ -80,11 +83,14 @@ def create_app(config: CitywatchConfig, database: Database, publisher: Publisher
         mode,
         console,
         live_routes,
+        map_routes,
         live_video,
         recordings,
         vehicles,
         sessions,
         reports,
+        annotation_routes,
+        suppression_routes,
     ):
         app.include_router(module.router)
     app.include_router(cameras.images)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from importlib.metadata import entry_points
 
 from citywatch import redaction
-from citywatch.commands import check, db, mode, models, plates, replay, users
+from citywatch.commands import check, dataset, db, mode, models, plates, replay, train, users
 from citywatch.commands import eval as eval_command
 from citywatch.config import ConfigError
 from citywatch.domain.db import DatabaseDriverMissing
@@ -24,7 +24,7 @@ from vision.errors import DetectorError, SourceError
 
 EXIT_OK, EXIT_CONFIG, EXIT_RUNTIME = 0, 2, 3
 #: Subcommand modules of this package; each has `register(subparsers)`.
-BUILTIN_COMMANDS = (check, replay, db, eval_command, mode, models, plates, users)
+BUILTIN_COMMANDS = (check, replay, db, eval_command, mode, models, plates, users, dataset, train)
 #: Entry-point group through which other packages add subcommand modules.
 PLUGIN_GROUP = "citywatch.commands"
 

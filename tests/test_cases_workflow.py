@@ -80,8 +80,10 @@ def test_event_to_verified_close(ledger: Ledger) -> None:
     assert _move(ledger, case_id, to="handled").json()["detail"][0]["loc"] == ["body", "note"]
     handled = _move(ledger, case_id, to="handled", note="车辆已驶离", attachments=["photos/after.jpg"])
     assert handled.json()["action"]["attachments"] == ["photos/after.jpg"]
+    assert handled.json()["case"]["disposal_note"] == "车辆已驶离"
     failed = _move(ledger, case_id, to="dispatched", team="第一执法中队", note="复查仍有车辆")
     assert failed.json()["case"]["status"] == "dispatched"
+    assert failed.json()["case"]["disposal_note"] is None, "a new round shows no stale handling note"
     _move(ledger, case_id, to="handled", note="已拖离")
     assert _move(ledger, case_id, to="verified", note="现场核查无车").json()["case"]["status"] == "verified"
     closed = _move(ledger, case_id, to="closed", note="结案")
@@ -119,6 +121,8 @@ def test_event_to_verified_close(ledger: Ledger) -> None:
     reopened = _move(ledger, case_id, to="dispatched", team="第二执法中队", note="市民再次投诉").json()["case"]
     assert reopened["status"] == "dispatched" and reopened["team"] == "第二执法中队"
     assert reopened["closed_at"] is None and reopened["allowed_transitions"] == ["handled"]
+    assert reopened["disposal_note"] is None  # the last round's note stays in the audit trail only
+    assert any(a.get("note") == "已拖离" for a in client.get(f"/api/cases/{case_id}", headers=viewer).json()["actions"])
 
 
 @both_backends

@@ -16,13 +16,13 @@ import cv2
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from pydantic import TypeAdapter
+from pydantic import Field, TypeAdapter
 from sqlalchemy import func, select
 
 from api.auth_responses import AUTH_RESPONSES
 from api.cache import TtlCache
 from api.deps import AppContext, Context, DbSession, QueryViewer, require_role
-from api.schemas import CameraOut
+from api.schemas import CameraOut as CameraBase
 from citywatch.config import CameraConfig
 from citywatch.domain.tables import Event
 from vision.evidence import encode_jpeg
@@ -31,6 +31,19 @@ from vision.streams import StreamHealth, health_snapshot, redact_url
 router = APIRouter(
     prefix="/api/cameras", tags=["cameras"], dependencies=[Depends(require_role("viewer"))], responses=AUTH_RESPONSES
 )
+
+
+class CameraOut(CameraBase):
+    """A configured camera with its live health and its place on the console's map (issue #17)."""
+
+    position: dict[str, float] | None = Field(
+        None,
+        description="Where the camera is on the map: {lat, lon} in degrees or {x, y} in 0..1 of the map "
+        "image (`cameras[].position`); null when not placed.",
+        examples=[{"lat": 38.0465, "lon": 114.4772}],
+    )
+
+
 #: From this many cameras on, `GET /api/cameras` is served from a list rebuilt once a second.
 LIST_CACHE_MIN_CAMERAS = 64
 LIST_TTL_S = 1.0
@@ -79,6 +92,7 @@ def _camera_out(
         event_count=event_count,
         worker=where["worker"] if where else None,
         node=where["node"] if where else None,
+        position=camera.position.model_dump(exclude_none=True) if camera.position else None,
     )
 
 

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import FileResponse
 
 from api.deps import Context, Viewer, current_principal
+from api.routes.map import map_view
 from citywatch import __version__
 from citywatch.domain.accounts import Principal
 
@@ -39,9 +40,10 @@ def index() -> FileResponse:
 
 @router.get("/api/console/config", summary="What the console needs to know about this deployment")
 def console_config(context: Context, caller: Annotated[Principal | None, Depends(current_principal)]) -> dict[str, Any]:
-    """The city's time zone, the version, the districts, and each camera's groups (e.g. flood),
-    for readers. The sign-in page asks without a token whether it may offer anonymous reading:
-    when anonymous reads are off, that caller learns only `{"anonymous_read": false}`."""
+    """The city's time zone, the version, the districts, each camera's groups (e.g. flood) and
+    the map (`api.routes.map.map_view`), for readers. The sign-in page asks without a token
+    whether it may offer anonymous reading: when anonymous reads are off, that caller learns only
+    `{"anonymous_read": false}`."""
     if caller is None and not context.config.api.anonymous_read:
         return {"anonymous_read": False}
     cameras = context.config.cameras
@@ -52,6 +54,7 @@ def console_config(context: Context, caller: Annotated[Principal | None, Depends
         "camera_groups": {camera.id: list(camera.groups) for camera in cameras},
         "anonymous_read": context.config.api.anonymous_read,
         "teams": [team.model_dump() for team in context.config.teams],
+        "map": map_view(context.config),  # the map page's image or tiles, or the schematic
     }
 
 

@@ -19,7 +19,7 @@ from api.deps import AppContext, Context, DbSession, Operator, require_role
 from api.responses import FastJSONResponse
 from api.schemas import BulkReviewIn, BulkReviewItem, BulkReviewOut, EventOut, EventPage, Problem, ReviewIn, ReviewOut
 from api.views import case_out, event_out, event_row_view
-from citywatch.domain import ledger, wording, workflow
+from citywatch.domain import ledger, suppression, wording, workflow
 from citywatch.domain.payloads import EVENT_COLUMNS
 from citywatch.domain.tables import Camera, Case, Event
 
@@ -38,7 +38,11 @@ def list_events(
     since: Annotated[datetime | None, Query(description="Occurred at or after (ISO 8601).")] = None,
     until: Annotated[datetime | None, Query(description="Occurred before (ISO 8601).")] = None,
     review_status: Annotated[
-        str | None, Query(pattern="^(pending|confirmed|rejected)$", description="pending, confirmed or rejected.")
+        str | None,
+        Query(
+            pattern="^(pending|confirmed|rejected|suppressed)$",
+            description="pending, confirmed, rejected or suppressed (held back by an active suppression).",
+        ),
     ] = None,
     case_id: Annotated[int | None, Query(ge=1, le=2_147_483_647, description="Only the evidence of this case.")] = None,
     district: Annotated[str | None, Query(max_length=100, description="Only cameras of this district.")] = None,
@@ -195,6 +199,7 @@ def _review(session: Session, context: AppContext, event_id: int, body: ReviewIn
             )
             if not pending:
                 ledger.transition(session, case, ledger.TransitionRequest(to="rejected", note=body.reason), actor)
+        suppression.learn_from_rejection(session, event, context.config.feedback)  # may propose one here
     session.flush()
     return ReviewOut(event=event_out(event), case=case_out(case) if case is not None else None)
 

@@ -14,7 +14,9 @@ from citywatch.config.camera import CameraConfig, ReplayConfig, ZoneConfig, norm
 from citywatch.config.cluster import ClusterConfig
 from citywatch.config.detector import DetectorConfig
 from citywatch.config.enforcement import EnforcementConfig
+from citywatch.config.feedback import FeedbackConfig
 from citywatch.config.loading import ConfigError, expand_env, load_config, parse_config
+from citywatch.config.map import MapConfig
 from citywatch.config.modes import ModeConfig, ModeGroupConfig
 from citywatch.config.plates import PlatesConfig
 from citywatch.config.publishing import MqttConfig, WebhookConfig
@@ -24,9 +26,11 @@ from citywatch.config.rules import (
     RULE_TYPES,
     CasePolicyConfig,
     DwellRuleConfig,
+    FloatingDebrisRuleConfig,
     IllegalParkingRuleConfig,
     LitterRuleConfig,
     NonMotorParkingRuleConfig,
+    ParkingSpaceOccupiedRuleConfig,
     RuleConfig,
     WaterloggingRuleConfig,
 )
@@ -49,13 +53,17 @@ __all__ = [
     "DetectorConfig",
     "DwellRuleConfig",
     "EnforcementConfig",
+    "FeedbackConfig",
+    "FloatingDebrisRuleConfig",
     "Identifier",
     "IllegalParkingRuleConfig",
     "LitterRuleConfig",
+    "MapConfig",
     "ModeConfig",
     "ModeGroupConfig",
     "MqttConfig",
     "NonMotorParkingRuleConfig",
+    "ParkingSpaceOccupiedRuleConfig",
     "PlatesConfig",
     "Point",
     "RecordConfig",

@@ -1,4 +1,5 @@
-"""A camera: its source, analysis rate, decode strategy, replay settings, zones and rules."""
+"""A camera: its source, analysis rate, decode strategy, replay settings, zones, rules and its
+position on the console's map."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from urllib.parse import quote, unquote
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from citywatch.config.base import ConfigModel, Identifier, Point, require_unique
+from citywatch.config.map import PositionKind
 from citywatch.config.record import RecordConfig
 from citywatch.config.rules import RuleConfig
 
@@ -99,6 +101,46 @@ def _segments_meet(a: _Exact, b: _Exact, c: _Exact, d: _Exact) -> bool:
     )
 
 
+class PositionConfig(ConfigModel):
+    """Where a camera stands on the console's map: either `lat` and `lon` (WGS-84 degrees: for a
+    tile map, a map image with `bounds`, or the schematic) or `x` and `y` (fractions 0..1 of the
+    map image's width and height from its top-left corner, like zone points, so they survive a
+    higher-resolution image). Exactly one pair.
+
+    Example:
+        >>> PositionConfig(lat=38.04, lon=114.51).kind
+        'geo'
+    """
+
+    lat: float | None = Field(None, ge=-90.0, le=90.0, title="Latitude", description="Degrees north (WGS-84).")
+    lon: float | None = Field(None, ge=-180.0, le=180.0, title="Longitude", description="Degrees east (WGS-84).")
+    x: float | None = Field(
+        None, ge=0.0, le=1.0, title="Image x", description="0..1 of the map image's width, from its left edge."
+    )
+    y: float | None = Field(
+        None, ge=0.0, le=1.0, title="Image y", description="0..1 of the map image's height, from its top edge."
+    )
+
+    @model_validator(mode="after")
+    def _one_pair(self) -> PositionConfig:
+        geo = [name for name in ("lat", "lon") if getattr(self, name) is not None]
+        image = [name for name in ("x", "y") if getattr(self, name) is not None]
+        if geo and image:
+            raise ValueError("position: give either lat and lon (degrees) or x and y (0..1 of the map image), not both")
+        if not geo and not image:
+            raise ValueError("position: give lat and lon (degrees) or x and y (0..1 of the map image)")
+        if len(geo) == 1 or len(image) == 1:
+            given = (geo or image)[0]
+            missing = {"lat": "lon", "lon": "lat", "x": "y", "y": "x"}[given]
+            raise ValueError(f"position: {given} given without {missing}")
+        return self
+
+    @property
+    def kind(self) -> PositionKind:
+        """`geo` (lat/lon) or `image` (x/y)."""
+        return "geo" if self.lat is not None else "image"
+
+
 class ReplayConfig(ConfigModel):
     """How a recorded file plays when it stands in for a camera."""
 
@@ -155,6 +197,11 @@ class CameraConfig(ConfigModel):
         default_factory=list,
         title="Groups",
         description="Camera groups (e.g. flood) that modes address; none: only the mode's '*' entry.",
+    )
+    position: PositionConfig | None = Field(
+        None,
+        title="Map position",
+        description="Where the camera is on the console's map (lat/lon or x/y); none: listed as not placed.",
     )
     start_time: datetime | None = Field(
         None,

@@ -11,6 +11,8 @@ from citywatch.config.camera import CameraConfig
 from citywatch.config.cluster import ClusterConfig
 from citywatch.config.detector import DetectorConfig
 from citywatch.config.enforcement import EnforcementConfig
+from citywatch.config.feedback import FeedbackConfig
+from citywatch.config.map import MapConfig, placement_problem
 from citywatch.config.modes import ModeConfig, default_modes
 from citywatch.config.plates import PlatesConfig
 from citywatch.config.publishing import MqttConfig, WebhookConfig
@@ -35,6 +37,11 @@ class CitywatchConfig(ConfigModel):
         title="Enforcement",
         description="The parking enforcement workflow: first-violation waiver, grace, towing, strict sections.",
     )
+    feedback: FeedbackConfig = Field(
+        default_factory=FeedbackConfig,
+        title="Feedback",
+        description="Learning from operators: suppressions from rejected alerts, box annotations.",
+    )
     teams: list[TeamConfig] = Field(
         default_factory=default_teams,
         title="Teams",
@@ -55,6 +62,12 @@ class CitywatchConfig(ConfigModel):
         default_factory=ClusterConfig,
         title="Cluster",
         description="Which engine runs the camera groups: inline (one process) or ray (worker processes).",
+    )
+    map: MapConfig | None = Field(
+        None,
+        title="Map",
+        description="The console's map page: a map image or a local tile folder; none: a plain schematic "
+        "of the cameras' positions.",
     )
     timezone: str = Field("Asia/Shanghai", title="Time zone", description="The city's time zone (IANA name).")
     cameras: list[CameraConfig] = Field(min_length=1, title="Cameras", description="Cameras to watch.")
@@ -89,6 +102,10 @@ class CitywatchConfig(ConfigModel):
                     unknown = sorted(set(entry.rules) - rule_names - set(RULE_TYPES))
                     if unknown:
                         raise ValueError(f"mode {mode_name!r} group {group!r}: unknown rule(s) {unknown}")
+        placed = {camera.id: camera.position.kind for camera in self.cameras if camera.position is not None}
+        problem = placement_problem(self.map, placed)
+        if problem:
+            raise ValueError(f"map: {problem}")
         return self
 
     @field_validator("timezone")

@@ -161,6 +161,8 @@ def transition(
         data = {"team": case.team, "deadline": deadline.isoformat()}
         if current == "handled":
             case.handled_at = None
+        if current != "registered":  # a new round: the last round's handling note stays in the audit trail only
+            case.disposal_note = None
     elif request.to == "rejected":
         case.reject_reason = request.note
     elif request.to == "handled":

@@ -293,3 +293,49 @@ class Recording(Base):
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)  # exports
     created_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class Annotation(Base):
+    """An operator's boxes on one frame (标注), for training: `image_path` is relative to
+    `storage.evidence_dir` and written before the row; `boxes` are `{"label", "box": [x1, y1, x2, y2]}`
+    normalised 0..1. A deleted annotation keeps its row (`deleted_by`, `deleted_at`) for the audit trail."""
+
+    __tablename__ = "annotations"
+    __table_args__ = (Index("ix_annotations_taken", "taken_at", "id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(ForeignKey("cameras.id"), index=True)
+    #: Stream seconds of the frame (the event's trigger, or the camera frame's `stream_s`).
+    stream_ts: Mapped[float] = mapped_column(Float)
+    taken_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    image_path: Mapped[str] = mapped_column(Text)
+    boxes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    deleted_by: Mapped[str | None] = mapped_column(String(64))
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class Suppression(Base):
+    """A place of one camera where a label no longer alerts, learnt from rejected alerts
+    (`citywatch.domain.suppression`): `region` is a normalised box [x1, y1, x2, y2]; an event of that
+    camera, label (and rule) whose box centre falls in it (under `min_confidence`, when set) is stored
+    `suppressed`. `status`: proposed, active or revoked; `history` lists every decision (who, when)."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (Index("ix_suppressions_camera_status", "camera_id", "status"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(ForeignKey("cameras.id"))
+    rule_id: Mapped[str | None] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(40))
+    region: Mapped[list[float]] = mapped_column(JSON)
+    min_confidence: Mapped[float | None] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="proposed", index=True)
+    event_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -16,6 +16,8 @@ TYPE_NAMES: dict[str, str] = {
     "non_motor_parking": "非机动车乱停放",
     "litter": "暴露垃圾",
     "waterlogging": "道路积水",
+    "parking_space_occupied": "霸占停车资源",
+    "floating_debris": "河面漂浮物",
 }
 #: Detection labels (Citywatch's, `vision.labels`) as an operator says them.
 LABEL_NAMES: dict[str, str] = {
@@ -29,6 +31,12 @@ LABEL_NAMES: dict[str, str] = {
     "person": "行人",
     "litter": "垃圾",
     "water": "积水",
+    "low_speed_ev": "四轮低速电动车",
+    "traffic_cone": "锥桶",
+    "parking_lock": "地锁",
+    "chair": "椅子",
+    "obstacle": "杂物",
+    "debris": "漂浮物",
 }
 
 

@@ -9,8 +9,15 @@ import * as cases from "./cases.js";
 import * as cameras from "./cameras.js";
 import * as stats from "./stats.js";
 import * as vehicles from "./vehicles.js";
+import * as handover from "./handover.js";
+import * as mapPage from "./map.js";
+import * as suppressions from "./suppressions.js";
+import { mountAlerts, startAlerts, translateAlerts } from "./notify.js";
 
 const PAGES = { queue, cases, case: cases, cameras, camera: cameras, stats, vehicles, vehicle: vehicles };
+PAGES.handover = handover;
+PAGES.map = mapPage;
+PAGES.suppressions = suppressions;
 
 // ---- sign-in ----
 function signInPage(message) {
@@ -80,7 +87,7 @@ async function start() {
   document.getElementById("topbar").hidden = false;
   document.body.dataset.role = store.user.role;
   document.getElementById("user").textContent = `${store.user.name} · ${t(`role.${store.user.role}`)}`;
-  await Promise.all([refreshCameras(), refreshMode(), refreshPending()]);
+  await Promise.all([refreshCameras(), refreshMode(), refreshPending(), startAlerts()]);
   startLive();
   if (!location.hash || location.hash === "#" || location.hash === "#/") location.hash = "#/queue";
   else route();
@@ -193,7 +200,29 @@ async function route() {
 
 function tick() {
   const clock = document.getElementById("clock");
-  if (clock) clock.textContent = `${fmtTime(new Date())} ${getTimeZone().split("/").pop()}`;
+  if (clock) clock.textContent = `${fmtTime(new Date())} ${t(`tz.${getTimeZone()}`).split("/").pop()}`;  // 北京时间, else the zone's city
+}
+
+/** The shift handover page (交接班) joins the navigation last. */
+function addHandoverLink() {
+  const nav = document.getElementById("nav");
+  if (!nav || nav.querySelector('[data-page="handover"]')) return;
+  nav.append(h("a", { href: "#/handover", dataset: { page: "handover", i18n: "nav.handover" } }, t("nav.handover")));
+}
+
+/** The map page (一张图, issue #17) joins the navigation after the cameras. */
+function addMapLink() {
+  const nav = document.getElementById("nav");
+  if (!nav || nav.querySelector('[data-page="map"]')) return;
+  const link = h("a", { href: "#/map", dataset: { page: "map", i18n: "nav.map" } }, t("nav.map"));
+  nav.insertBefore(link, nav.querySelector('[data-page="cameras"]')?.nextSibling || null);
+}
+
+/** The suppressions page (误报抑制, issue #18) joins the navigation for admins only (console.css hides it for others). */
+function addSuppressionsLink() {
+  const nav = document.getElementById("nav");
+  if (!nav || nav.querySelector('[data-page="suppressions"]')) return;
+  nav.append(h("a.admin-only", { href: "#/suppressions", dataset: { page: "suppressions", i18n: "nav.suppressions" } }, t("nav.suppressions")));
 }
 
 /** The vehicles page (parking enforcement by plate) joins the navigation before the statistics. */
@@ -208,6 +237,10 @@ function init() {
   connectShell({ signOut, renderMode, restored });
   document.body.dataset.connection = "ok";
   addVehiclesLink();
+  addSuppressionsLink();
+  addHandoverLink();
+  addMapLink();
+  mountAlerts();
   setLang(getLang());
   translate();
   document.getElementById("lang").textContent = getLang() === "zh" ? "EN" : "中文";
@@ -215,7 +248,7 @@ function init() {
     setLang(getLang() === "zh" ? "en" : "zh");
     document.getElementById("lang").textContent = getLang() === "zh" ? "EN" : "中文";
     translate();
-    if (store.user) { document.getElementById("user").textContent = `${store.user.name} · ${t(`role.${store.user.role}`)}`; renderMode(); setPending(store.pending); route(); }
+    if (store.user) { document.getElementById("user").textContent = `${store.user.name} · ${t(`role.${store.user.role}`)}`; renderMode(); setPending(store.pending); translateAlerts(); route(); }
   };
   document.getElementById("signout").onclick = signOut;
   document.getElementById("mode").onclick = switchMode;

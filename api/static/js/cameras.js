@@ -1,19 +1,23 @@
-// The camera wall (state, last analysed frame, fps, last error, open cases; filter by group; or a
-// paged split view of live players, wall_live.js) and a camera page: live view (live.js) or the
-// latest frame with its zones drawn, and the recordings timeline (timeline.js).
+// The camera wall (state, last analysed frame, fps, last error, open cases per tile; paged, searched,
+// filtered and toured by wall.js, or a page of live players, wall_live.js) and a camera page: live
+// view (live.js) or the latest frame with its zones drawn, and the recordings timeline (timeline.js).
 import * as API from "./api.js";
 import { fmtDateTime, t } from "./i18n.js";
 import { mountLive } from "./live.js";
 import { onLive, refreshCameras, store } from "./state.js";
 import { mountTimeline } from "./timeline.js";
 import { clear, h, stateName, typeName } from "./util.js";
-import { canStream, mountSplit } from "./wall_live.js";
+import { loadView, mountWall } from "./wall.js";
+import { canStream } from "./wall_live.js";
 
 const OPEN = new Set(["new", "registered", "dispatched", "handled", "verified"]);
 const LIVE_STATES = new Set(["running", "online", "starting"]);
-let root = null, unsubscribe = null, timer = null, group = "";
-let split = null, player = null, timeline = null;  // what leave() closes: live sockets, the timeline
-const wallView = { mode: sessionStorage.getItem("cw.wall.mode") || "grid", split: Number(sessionStorage.getItem("cw.wall.split")) || 4, page: 0 };
+let root = null, unsubscribe = null, timer = null;
+let wall = null, player = null, timeline = null;  // what leave() closes: the wall (its live sockets), the player, the timeline
+const wallView = loadView();
+// The last thumbnail of recently shown cameras (blob: URLs), so a page drawn again (a tour, a
+// filter, a mode switch) shows pictures at once; bounded, the oldest released.
+const shots = new Map(), MAX_SHOTS = 48;
 
 function groupsOf(camera) { return camera.groups || store.config?.camera_groups?.[camera.id] || []; }
 function groupName(g) { const s = t(`group.${g}`); return s === g ? g : s; }
@@ -44,53 +48,57 @@ function placementText(camera) {
   return camera.node ? `${camera.worker} · ${camera.node.slice(0, 12)}` : `${camera.worker} · ${t("cam.unassigned")}`;
 }
 
+// The wall shows the kind of a stream error in words (the camera page shows the reader's own text).
+const ERROR_KINDS = [[/refused/i, "wall.e.refused"], [/timed? ?out/i, "wall.e.timeout"], [/401|403|unauthori[sz]ed|auth/i, "wall.e.auth"],
+  [/404|not found/i, "wall.e.notFound"], [/resolve|unknown host|name or service/i, "wall.e.host"]];
+function errorKind(text) { return t((ERROR_KINDS.find(([re]) => re.test(text)) || [null, "wall.e.other"])[1]); }
+
 function tile(camera, openCases) {
   const health = camera.health, state = health?.state || (camera.enabled ? "unknown" : "stopped");
-  const img = h("img", { alt: camera.name || camera.id });
-  const shot = h("div.shot", hasFrame(camera) ? img : h("div.noframe", t("cam.noframe")));
-  if (hasFrame(camera)) API.loadImage(img, thumbUrl(camera, 480), { cache: false });
+  const img = hasFrame(camera) ? h("img", { alt: camera.name || camera.id }) : null;
+  const last = shots.get(camera.id);
+  if (img && last) { img.src = last; img.dataset.objectUrl = last; }  // the picture it had, until the next one comes
+  const shot = h("div.shot", img || h("div.noframe", t(camera.enabled === false ? "lv.disabled" : "cam.noframe")));
+  const place = [camera.district, camera.street].filter(Boolean).join(" · ");
   return h("a.tile", { href: `#/camera/${encodeURIComponent(camera.id)}`, class: state, dataset: { id: camera.id, state } },
     shot,
     h("div.body",
-      h("div.name", h("span", camera.name || camera.id), h("span.state", { class: state }, stateName(state))),
-      h("div.muted", [camera.district, camera.street].filter(Boolean).join(" · "), " ", groupsOf(camera).map((g) => h("span.groups-tag", groupName(g)))),
+      h("div.name", h("span.tile-name", { title: place }, camera.name || camera.id), h("span.state", { class: state }, stateName(state))),
+      h("div.muted.tile-place", place, " ", groupsOf(camera).map((g) => h("span.groups-tag", groupName(g)))),
       h("div.stats",
         h("span", h("b.fps", fps(health)), t("cam.fps")),
         h("span", h("b", String(openCases)), t("cam.cases")),
         h("span", h("b", String(camera.event_count ?? 0)), t("cam.events"))),
-      health?.last_error ? h("div.err", { title: health.last_error }, `${t("cam.error")}: ${health.last_error}`) : null));
+      health?.last_error ? h("div.err", { dataset: { detail: health.last_error } }, `${t("cam.error")}: ${errorKind(health.last_error)}`) : null));
+}
+
+/** Reload a wall tile's thumbnail (the wall calls it only for tiles on screen, now and then). */
+async function thumb(el) {
+  const camera = store.cameraById.get(el.dataset.id);
+  const img = el.querySelector(".shot img");
+  if (!camera || !img || !hasFrame(camera) || !(await API.loadImage(img, thumbUrl(camera, 480), { cache: false }))) return;
+  shots.delete(camera.id);
+  shots.set(camera.id, img.src);
+  if (shots.size > MAX_SHOTS) {  // the oldest, unless a tile still shows it
+    const [id, url] = shots.entries().next().value;
+    shots.delete(id);
+    if (![...document.querySelectorAll(".tile .shot img")].some((i) => i.src === url)) URL.revokeObjectURL(url);
+  }
 }
 
 async function renderWall() {
   const [cameras, counts] = await Promise.all([refreshCameras(), openCaseCounts()]);
   if (!root) return;
-  const groups = [...new Set(cameras.flatMap(groupsOf))].sort();
-  const shown = cameras.filter((c) => !group || groupsOf(c).includes(group));
-  const chip = (value, text) => h("button.chip", { class: group === value ? "active" : "", dataset: { group: value }, onclick: () => { group = value; wallView.page = 0; renderWall(); } }, text);
-  const modeChip = (mode) => h("button.chip.wall-mode", { type: "button", class: wallView.mode === mode ? "active" : "", dataset: { mode }, "aria-pressed": String(wallView.mode === mode), onclick: () => { wallView.mode = mode; renderWall(); } }, t(`wall.${mode}`));
-  closeSplit();
-  clear(root).append(modeBanner(),
-    h("div.filters", h("span.muted", t("f.group")), h("div.chips#groups", chip("", `${t("f.all")} (${cameras.length})`), groups.map((g) => chip(g, groupName(g)))),
-      h("div.chips#wall-modes", modeChip("grid"), modeChip("split"))));
-  sessionStorage.setItem("cw.wall.mode", wallView.mode);
-  sessionStorage.setItem("cw.wall.split", String(wallView.split));
-  if (wallView.mode === "split") {
-    const box = h("div.split-view#split-view");
-    root.append(box);
-    split = mountSplit(box, shown, wallView, () => renderWall());
-  } else root.append(h("div.wall#wall", shown.map((c) => tile(c, counts.get(c.id) || 0))));
+  closeWall();
+  clear(root).append(modeBanner());
+  wall = mountWall(root, { cameras, view: wallView, tile: (c) => tile(c, counts.get(c.id) || 0), thumb, groupsOf, groupName });
 }
-function closeSplit() { if (split) { split.close(); split = null; } }
-
-function refreshThumbs() {
-  for (const el of document.querySelectorAll(".tile")) {
-    const camera = store.cameraById.get(el.dataset.id);
-    const img = el.querySelector("img");
-    if (camera && img && hasFrame(camera)) API.loadImage(img, thumbUrl(camera, 480), { cache: false });
-  }
-}
+function closeWall() { if (wall) { wall.close(); wall = null; } }
 
 function drawZones(box, img, camera) { drawZoneLayer(box, img.naturalWidth, img.naturalHeight, camera); }
+
+/** What operators call a zone of the camera (its configured name, else its id). */
+function zoneName(camera, id) { return (camera.zones || []).find((z) => z.id === id)?.name || id; }
 
 /** The camera's zones as an SVG over `box`, in the picture's own pixels (`w` x `hgt`); scaled like
  * the picture under it ("meet": the live video is letterboxed with `object-fit: contain`). */
@@ -142,8 +150,8 @@ async function renderCamera(id) {
         h("section.panel#camera-timeline")),
       h("div",
         h("div.panel", h("table.kv", rows.map(([k, v]) => h("tr", h("td", k), h("td", v))))),
-        h("div.panel", h("h3", t("cam.zones")), h("table.kv", (camera.zones || []).map((z) => h("tr", h("td", z.id), h("td", z.name || "—"))))),
-        h("div.panel", h("h3", t("cam.rules")), h("table.kv", (camera.rules || []).map((r) => h("tr", h("td", r.id), h("td", `${typeName(r.type)} · ${(r.zones || []).join(", ")}`))))))));
+        h("div.panel", h("h3", t("cam.zones")), h("table.kv", (camera.zones || []).map((z) => h("tr", { dataset: { zone: z.id } }, h("td", z.name || z.id))))),
+        h("div.panel", h("h3", t("cam.rules")), h("table.kv", (camera.rules || []).map((r) => h("tr", { dataset: { rule: r.id } }, h("td", typeName(r.type)), h("td", (r.zones || []).map((id) => zoneName(camera, id)).join("、")))))))));
   viewer.show(viewer.initial);
   try { timeline = mountTimeline(document.getElementById("camera-timeline"), camera); } catch (err) { console.warn("timeline", err); }
 }
@@ -186,6 +194,7 @@ export async function render(main, route) {
   if (single) await renderCamera(route.arg); else await renderWall();
   unsubscribe = onLive((m) => {
     if (m.kind === "cameras" && !single) {
+      let redraw = false;
       for (const [id, health] of Object.entries(m.data || {})) {
         const camera = store.cameraById.get(id);
         if (camera) camera.health = health;
@@ -199,19 +208,23 @@ export async function render(main, route) {
         chip.className = `state ${health.state}`;
         chip.textContent = stateName(health.state);
         el.querySelector(".fps").textContent = fps(health);
-        if (hasFrame(camera) && el.querySelector(".noframe")) renderWall();
+        if (hasFrame(camera) && el.querySelector(".noframe")) redraw = true;  // its first frame: a picture now
       }
+      wall?.health();
+      if (redraw) wall?.redraw();
     } else if (m.kind === "mode") {
       root?.querySelector("#mode-banner")?.replaceWith(modeBanner());
+      wall?.redraw();  // the new mode's favoured cameras first
     }
   });
-  timer = setInterval(() => { if (single) { const img = document.getElementById("camera-frame"); const camera = store.cameraById.get(route.arg); if (img && camera && !img.closest("[hidden]")) API.loadImage(img, thumbUrl(camera, 1280), { cache: false }); } else refreshThumbs(); }, 3000);
+  // the camera page's latest frame (the wall refreshes its own visible tiles, wall.js)
+  if (single) timer = setInterval(() => { const img = document.getElementById("camera-frame"); const camera = store.cameraById.get(route.arg); if (img && camera && !img.closest("[hidden]")) API.loadImage(img, thumbUrl(camera, 1280), { cache: false }); }, 3000);
 }
 
 export function leave() {
   if (unsubscribe) unsubscribe();
   clearInterval(timer);
-  closeSplit();
+  closeWall();
   if (player) { player.close(); player = null; }
   if (timeline) { timeline(); timeline = null; }
   root = null;

@@ -1,10 +1,11 @@
 // The case board (by status, overdue marked) and the case page (events, photos, clips, exported
 // video, audit trail, workflow).
 import * as API from "./api.js";
+import { annotateButton } from "./annotate.js";
 import { fmtDateTime, t } from "./i18n.js";
 import { can, onLive, store } from "./state.js";
 import { fromZoneInput, toZoneInput } from "./timeline.js";
-import { clear, errorText, h, modal, toast, typeName } from "./util.js";
+import { actorName, clear, errorText, h, modal, objectName, toast, typeName } from "./util.js";
 import { plateChip } from "./vehicles.js";
 
 const COLUMNS = ["new", "registered", "dispatched", "handled", "verified", "closed"];
@@ -19,7 +20,7 @@ function place(c) {
 }
 
 // ---- board ----
-const TYPES = ["illegal_parking", "non_motor_parking", "litter", "waterlogging"];
+const TYPES = ["illegal_parking", "non_motor_parking", "parking_space_occupied", "litter", "floating_debris", "waterlogging"];
 const boardFilters = { district: "", type: "", overdue: false };
 const PER_COLUMN = 60;
 
@@ -161,7 +162,7 @@ function auditEntry(a) {
   const change = a.from_status && a.to_status && a.from_status !== a.to_status ? `${statusName(a.from_status)} → ${statusName(a.to_status)}` : (a.to_status ? statusName(a.to_status) : "");
   const extra = [data.team && `${t("c.team")}: ${data.team}`, data.deadline && `${t("c.deadline")}: ${fmtDateTime(data.deadline)}`].filter(Boolean).join(" · ");
   return h("li", { dataset: { action: a.action, to: a.to_status || "" } },
-    h("div.when", fmtDateTime(a.at), " · ", h("b", a.actor || "—")),
+    h("div.when", fmtDateTime(a.at), " · ", h("b", actorName(a.actor))),
     h("div", `${t(`au.${a.action}`) === a.action ? a.action : t(`au.${a.action}`)} ${change}`),
     extra ? h("div.muted", extra) : null,
     a.note ? h("div", `“${a.note}”`) : null,
@@ -283,6 +284,7 @@ function enforcementPanel(c, e) {
     e.prior_violations > 0 ? h("span.enf-badge.repeat#badge-repeat", `${t("en.repeat")} · ${t("en.prior")} ${e.prior_violations} ${t("en.times")}`.trim()) : null,
     e.strict_section ? h("span.enf-badge.strict#badge-strict", t("en.strict")) : null,
     e.waived ? h("span.enf-badge.waived#badge-waived", t("en.waived")) : null,
+    e.exempt ? h("span.enf-badge.exempt#badge-exempt", { title: t(`en.exempt.${e.exempt}`) }, t("en.exempt")) : null,
   ];
   const note = h("input#enf-note", { type: "text", autocomplete: "off", maxlength: 2000, placeholder: t("en.note"), "aria-label": t("en.note") });
   const button = (step) => h("button", { type: "button", id: `enf-${step}`, dataset: { step },
@@ -293,7 +295,7 @@ function enforcementPanel(c, e) {
     e.next_step ? h("div.muted#enf-next", `${t("en.suggested")}: ${t(`step.${e.next_step}`)}`) : null)
     : can("cases") ? h("p.muted", t("en.closed")) : null;
   const steps = e.steps.length ? h("ol.enf-steps#enf-steps", e.steps.map((s) => h("li", { dataset: { step: s.step } },
-    h("span.when", fmtDateTime(s.at)), h("b", s.actor || "—"), h("span.enf-step", t(`step.${s.step}`)),
+    h("span.when", fmtDateTime(s.at)), h("b", actorName(s.actor)), h("span.enf-step", t(`step.${s.step}`)),
     s.vehicle_kind ? h("span.muted", t(`kind.${s.vehicle_kind}`)) : null, s.note ? h("span", `“${s.note}”`) : null)))
     : h("p.muted#enf-steps-empty", t("en.noSteps"));
   const left = e.left_at ? `${fmtDateTime(e.left_at)}${e.left_within_grace ? ` · ${t("en.inGrace")}` : ""}` : t("en.stillThere");
@@ -304,6 +306,30 @@ function enforcementPanel(c, e) {
       h("tr", h("td", t("en.leftAt")), h("td#enf-left", left))),
     ownerBlock(c, e),
     h("h4", t("en.steps")), steps, actions);
+}
+
+/** Verification (核查) beside the camera's current frame: the trigger photo of the latest event, the
+ * camera's latest analysed frame (refreshable), and the automatic camera check's last word. */
+function verifyPanel(c, events, actions) {
+  if (!["dispatched", "handled"].includes(c.status) || !c.camera_id) return null;
+  const latest = events[events.length - 1];
+  const trigger = latest && ((latest.evidence || []).find((x) => x.kind === "trigger")?.url || latest.snapshot_url);
+  const before = h("img#verify-before", { alt: t("ev.trigger") });
+  if (trigger) API.loadImage(before, trigger);
+  const now = h("img#verify-now", { alt: t("vf.now") });
+  const load = () => {
+    const health = store.cameraById.get(c.camera_id)?.health;  // a camera that has shown no frame has none to fetch
+    if (!health || !(health.last_frame_at || health.frames_analysed)) { now.alt = t("vf.noFrame"); return; }
+    API.loadImage(now, `/api/cameras/${encodeURIComponent(c.camera_id)}/latest.jpg?width=640&t=${Date.now()}`, { cache: false }).catch(() => { now.alt = t("vf.noFrame"); });
+  };
+  load();
+  const auto = [...actions].reverse().find((a) => a.actor === "system:camera" && a.note);  // the camera check (ledger.CAMERA_VERIFIER)
+  return h("div.panel.verify#verify-panel",
+    h("h3", t("vf.title")),
+    h("div.photos",
+      h("figure", before, h("figcaption", `${t("ev.trigger")} · ${latest ? fmtDateTime(latest.occurred_at) : "—"}`)),
+      h("figure", now, h("figcaption", t("vf.now"), " ", h("button.ghost#verify-refresh", { type: "button", onclick: load }, t("vf.refresh"))))),
+    h("p.muted#verify-auto", auto ? `${t("vf.auto")}: ${auto.note} · ${fmtDateTime(auto.at)}` : t("vf.noAuto")));
 }
 
 async function renderCase(id) {
@@ -317,7 +343,7 @@ async function renderCase(id) {
       dataset: { to }, onclick: () => runTransition(c, to) }, transitionLabel(c, to))) : [];
   const order = ["entry", "middle", "trigger"];
   const photos = events.flatMap((e) => (e.evidence && e.evidence.length ? [...e.evidence].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind)) : [{ kind: "trigger", url: e.snapshot_url }]).map((x) => ({ ...x, event: e })));
-  const photoEls = photos.map((p) => { const img = h("img", { alt: p.kind }); API.loadImage(img, p.url); return h("figure", img, h("figcaption", `#${p.event.id} · ${t(`ev.${p.kind}`)} · ${fmtDateTime(p.event.occurred_at)}`)); });
+  const photoEls = photos.map((p) => { const img = h("img", { alt: p.kind }); API.loadImage(img, p.url); return h("figure", img, h("figcaption", `#${p.event.id} · ${t(`ev.${p.kind}`)} · ${fmtDateTime(p.event.occurred_at)}`, p.kind === "trigger" && can("review") ? [" ", annotateButton(p.event, `btn-annotate-${p.event.id}`)] : null)); });
   const facts = [
     [t("c.location"), place(c) || "—"], [t("f.camera"), c.camera_id ? h("a", { href: `#/camera/${encodeURIComponent(c.camera_id)}` }, store.cameraById.get(c.camera_id)?.name || c.camera_id) : "—"],
     [t("c.team"), c.team || "—"], [t("c.deadline"), c.deadline ? h("span", { class: c.overdue ? "error" : "" }, fmtDateTime(c.deadline)) : "—"],
@@ -334,11 +360,12 @@ async function renderCase(id) {
           stepper(c),
           h("p.muted", c.description || ""),
           buttons.length ? h("div.case-actions", buttons) : null),
+        verifyPanel(c, events, actions),
         enforcementPanel(c, enforcement),
         h("div.panel", h("h3", `${t("c.photos")} (${photos.length})`), h("div.photos", photoEls)),
         clipsPanel(events), exportsPanel(c),
         h("div.panel", h("h3", `${t("c.events")} (${events.length})`),
-          h("table.kv", events.map((e) => h("tr", h("td", `#${e.id} ${typeName(e.type)} · ${e.label || ""} `, plateChip(e.plate)), h("td", `${fmtDateTime(e.occurred_at)} · ${t(`review.${e.review_status}`)}`)))))),
+          h("table.kv", events.map((e) => h("tr", h("td", `#${e.id} ${typeName(e.type)} · ${objectName(e.label)} `, plateChip(e.plate)), h("td", `${fmtDateTime(e.occurred_at)} · ${t(`review.${e.review_status}`)}`)))))),
       h("div",
         h("div.panel", h("table.kv", facts.map(([k, v]) => h("tr", h("td", k), h("td", v))))),
         h("div.panel", h("h3", t("c.audit")), h("ol.audit#audit", actions.map(auditEntry))))));

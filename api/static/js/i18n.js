@@ -200,6 +200,8 @@ Object.assign(STRINGS, {
   "en.title": ["执法处置", "Enforcement"], "en.first": ["首违", "First violation"],
   "en.repeat": ["多次违停", "Repeat offender"], "en.prior": ["此前违停", "earlier violations"], "en.times": ["次", ""],
   "en.strict": ["严管路段", "Strict section"], "en.waived": ["已免罚", "Waived"],
+  "en.exempt": ["豁免车辆", "Exempt vehicle"], "en.exempt.listed": ["在豁免名单内（救护、消防、登记车辆等）", "On the exempt list (ambulance, fire, registered vehicles)"],
+  "en.exempt.special": ["特种号牌（警用、使馆、领馆），不予处罚", "Special plate (police, embassy, consulate): not penalised"],
   "en.noticeAt": ["通知时间", "Notified at"], "en.leftAt": ["驶离时间", "Left at"], "en.stillThere": ["仍在场", "Still there"],
   "en.notYet": ["尚未通知", "Not yet"], "en.inGrace": ["宽限期内驶离", "left within the grace"],
   "en.steps": ["处置记录", "Steps"], "en.noSteps": ["尚无处置记录", "No steps yet"], "en.note": ["处置备注（可选）", "Note (optional)"],
@@ -237,4 +239,84 @@ Object.assign(STRINGS, {
   "conn.since": ["上次成功连接：", "Last contact:"],
   "conn.unreachable": ["无法连接服务器", "Cannot reach the server"],
   "conn.restored": ["已重新连接服务器，数据已刷新", "Reconnected; the page is up to date"],
+});
+// console polish (issue #17): new-alert sound and notification, the shift handover page, walk fixes
+Object.assign(STRINGS, {
+  "al.on": ["提醒：开", "Alerts: on"], "al.off": ["提醒：关", "Alerts: off"],
+  "al.hint": ["新告警时响铃并弹出桌面通知（高优先级持续提醒，低优先级不提醒）", "Ring and show a desktop notification on a new alert (high priority stays, low stays silent)"],
+  "al.denied": ["浏览器未允许桌面通知：仅响铃", "The browser does not allow notifications: sound only"],
+  "nav.handover": ["交接班", "Handover"],
+  "ho.title": ["交接班", "Shift handover"], "ho.shift": ["本班时长", "Shift length"], "ho.hours": ["最近 {n} 小时", "Last {n} h"],
+  "ho.since": ["本班开始", "Shift began"], "ho.now": ["交班时间", "Handed over"], "ho.copy": ["复制", "Copy"], "ho.print": ["打印", "Print"],
+  "ho.copied": ["交接班摘要已复制", "Handover summary copied"], "ho.pending": ["待审核告警", "Alerts awaiting review"],
+  "ho.arrived": ["本班新增告警", "Alerts this shift"], "ho.open": ["未结案件", "Open cases"], "ho.overdue": ["超期案件", "Overdue cases"],
+  "ho.offline": ["离线摄像头", "Cameras offline"], "ho.mode": ["运行模式", "Mode"], "ho.byStatus": ["未结案件（按状态）", "Open cases by status"],
+  "ho.byTeam": ["未结案件（按队伍）", "Open cases by team"], "ho.noTeam": ["未派遣", "Not dispatched"],
+  "ho.overdueList": ["超期案件", "Overdue cases"], "ho.dueSoon": ["{n} 小时内到期", "Due within {n} h"],
+  "ho.none": ["无", "None"], "ho.partial": ["按最新的 {n} 件未结案件统计", "Counted over the newest {n} open cases"], "ho.offlineList": ["离线或状态未知的摄像头", "Cameras offline or of unknown state"], "ho.unknown": ["状态未知", "State unknown"],
+  "ho.shiftWork": ["本班工作", "This shift"], "ho.opened": ["新立案件", "Cases opened"], "ho.handled": ["已处置", "Handled"],
+  "ho.closed": ["已结案", "Closed"], "ho.switches": ["模式切换", "Mode switches"], "ho.count": ["数量", "Count"],
+  "ho.status": ["状态", "Status"], "ho.case": ["案件", "Case"], "ho.deadline": ["期限", "Deadline"],
+  "actor.system": ["系统", "system"], "actor.system:camera": ["摄像头自动核查", "camera check"],
+  "tz.Asia/Shanghai": ["北京时间", "Shanghai"],
+  "ho.team": ["队伍", "Team"], "ho.type": ["类型", "Type"], "ho.place": ["地点", "Place"], "ho.camera": ["摄像头", "Camera"],
+});
+// the camera wall for hundreds of cameras (issue #17): search, filters, pages, tours, health, full screen (wall.js)
+Object.assign(STRINGS, {
+  "wall.search": ["搜索名称、编号、区、街道", "Search name, id, district, street"], "wall.perPage": ["每页", "Per page"],
+  "wall.count": ["共 {n} 路", "{n} cameras"], "wall.none": ["没有符合条件的摄像头", "No camera matches"],
+  "wall.tour": ["轮巡", "Tour"], "wall.tourEvery": ["轮巡间隔", "Tour interval"], "wall.seconds": ["每 {n} 秒", "every {n} s"],
+  "wall.start": ["开始轮巡", "Start tour"], "wall.pause": ["暂停轮巡", "Pause tour"],
+  "wall.full": ["全屏上墙", "Full screen"], "wall.exitFull": ["退出全屏", "Leave full screen"], "wall.fullHint": ["全屏显示画面墙（F 键切换，Esc 退出；←/→ 翻页，P 暂停/继续轮巡）", "Full-screen wall (F toggles, Esc leaves; ←/→ page, P pauses the tour)"],
+  "wall.health": ["摄像头在线情况", "Camera health"], "wall.allDistricts": ["全部", "All"], "wall.noDistrict": ["未分区", "No district"],
+  "wall.h.online": ["在线", "online"], "wall.h.stalled": ["卡顿", "stalled"], "wall.h.offline": ["离线", "offline"], "wall.h.stopped": ["停用", "off"],
+  "wall.e.refused": ["连接被拒绝", "connection refused"], "wall.e.timeout": ["连接超时", "timed out"], "wall.e.auth": ["认证失败", "not authorised"],
+  "wall.e.notFound": ["视频地址不存在", "stream not found"], "wall.e.host": ["无法解析主机", "unknown host"], "wall.e.other": ["无法读取视频流", "cannot read the stream"],
+  "group.school": ["学校周边", "Schools"], "group.market": ["农贸市场", "Markets"], "group.traffic": ["交通要道", "Main roads"],
+});
+// the map (一张图, issue #17): cameras and open cases on the configured map (map.js)
+Object.assign(STRINGS, {
+  "nav.map": ["一张图", "Map"], "map.title": ["一张图", "Map"],
+  "map.cameras": ["摄像头", "Cameras"], "map.cases": ["未结案件", "Open cases"], "map.openCases": ["未结案件", "open cases"],
+  "map.tone.ok": ["在线", "online"], "map.tone.wait": ["连接中/卡顿", "connecting or stalled"],
+  "map.tone.bad": ["离线/故障", "offline or failing"], "map.tone.idle": ["停用/未知", "off or unknown"],
+  "map.caseKey": ["该点位未结案件数", "open cases at that camera"],
+  "map.unplaced": ["未标注位置的摄像头", "Cameras without a position"],
+  "map.empty": ["没有摄像头标注了位置：请在配置文件中为摄像头填写经纬度或底图坐标", "No camera has a position: set cameras[].position (lat/lon or x/y) in the config"],
+  "map.schematic": ["未配置底图，按摄像头经纬度绘制示意图", "No map configured (map:): a schematic from the cameras' positions"],
+  "map.zoomIn": ["放大", "Zoom in"], "map.zoomOut": ["缩小", "Zoom out"],
+  "map.noImage": ["底图加载失败", "The map image failed to load"],
+});
+// learning from operators' feedback (issue #18): the annotate dialog (annotate.js), suppressions (suppressions.js)
+Object.assign(STRINGS, {
+  "an.open": ["标注", "Annotate"], "an.title": ["标注目标", "Annotate objects"],
+  "an.hint": ["在图上拖动画框；拖动框可移动，拖动右下角可调整大小；先选类别再画框，或选中框后改类别", "Drag on the image to draw a box; drag a box to move it, its corner to resize; pick the label before drawing, or select a box to change it"],
+  "an.label": ["类别", "Label"], "an.remove": ["删除此框", "Remove this box"],
+  "an.saved": ["已保存标注（{n} 个框）", "Annotation saved ({n} boxes)"],
+  "an.noFrame": ["该摄像头暂无画面可标注", "No frame of this camera to annotate yet"],
+  "nav.suppressions": ["误报抑制", "Suppressions"], "sp.title": ["误报抑制", "Suppressions"],
+  "sp.hint": ["同一摄像头、同一位置、同一原因多次被判为误报的告警，系统会建议在该区域不再告警；启用后命中的告警只记录不派发", "Alerts rejected several times for the same reason at the same place propose a suppression there; once active, matching alerts are kept but not raised"],
+  "sp.none": ["暂无误报抑制建议", "No suppression learnt yet"],
+  "sp.st.proposed": ["待启用", "Proposed"], "sp.st.active": ["已启用", "Active"], "sp.st.revoked": ["已撤销", "Revoked"],
+  "sp.label": ["目标类别", "Object"], "sp.reason": ["误报原因", "Reason"], "sp.learnt": ["依据", "Learnt from"],
+  "sp.fromN": ["{n} 次误报", "{n} rejections"], "sp.held": ["已抑制告警", "Alerts held back"],
+  "sp.confidence": ["置信度低于", "Confidence under"], "sp.created": ["建议时间", "Proposed at"], "sp.decided": ["决定人", "Decided by"],
+  "sp.activate": ["启用", "Activate"], "sp.reactivate": ["重新启用", "Activate again"],
+  "sp.undo": ["撤销", "Undo"], "sp.dismiss": ["忽略", "Dismiss"],
+  "sp.activated": ["已启用误报抑制", "Suppression activated"], "sp.revoked": ["已撤销误报抑制", "Suppression revoked"],
+  "review.suppressed": ["已抑制", "Suppressed"],
+});
+// bay occupation, floating debris and e-vehicle kinds (issue #18): rule types and Citywatch labels (vision/labels.py)
+Object.assign(STRINGS, {
+  "type.parking_space_occupied": ["霸占停车资源", "Parking bay occupied"], "type.floating_debris": ["河面漂浮物", "Floating debris"],
+  "obj.low_speed_ev": ["四轮低速电动车", "Low-speed four-wheel EV"], "obj.traffic_cone": ["锥桶", "Traffic cone"],
+  "obj.parking_lock": ["地锁", "Parking lock"], "obj.chair": ["椅子", "Chair"], "obj.obstacle": ["杂物", "Obstacle"],
+  "obj.debris": ["漂浮物", "Floating debris"],
+});
+// verification beside the camera's current frame (cases.js); the queue's next page (queue.js)
+Object.assign(STRINGS, {
+  "q.more": ["加载更多", "Load more"], "q.remaining": ["还有", "remaining"],
+  "vf.title": ["核查：现场对比", "Verification: then and now"], "vf.now": ["摄像头当前画面", "The camera now"],
+  "vf.refresh": ["刷新", "Refresh"], "vf.noFrame": ["暂无当前画面", "No current frame"],
+  "vf.auto": ["自动核查", "Automatic check"], "vf.noAuto": ["自动核查尚无结果（摄像头看到区域清空后自动记录）", "No automatic check yet (recorded once the camera sees the zone clear)"],
 });

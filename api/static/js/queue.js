@@ -1,13 +1,14 @@
 // The alert queue: pending events newest first, live; judge each from the keyboard.
 import * as API from "./api.js";
+import { annotateButton } from "./annotate.js";
 import { fmtDateTime, fmtDuration, fmtTime, t } from "./i18n.js";
 import { can, onLive, setPending, store } from "./state.js";
-import { clear, errorText, h, modal, toast, typeName } from "./util.js";
+import { clear, errorText, h, modal, objectName, toast, typeName } from "./util.js";
 import { plateChip } from "./vehicles.js";
 
 const REASONS = ["not_violation", "wrong_object", "outside_zone", "duplicate", "bad_image", "other"];
 const EVIDENCE_ORDER = ["entry", "middle", "trigger"];
-const state = { events: [], selected: null, filters: { status: "pending" }, skipped: new Set(), pushed: new Set(), busy: false };
+const state = { events: [], total: 0, selected: null, filters: { status: "pending" }, skipped: new Set(), pushed: new Set(), busy: false };
 let root = null, unsubscribe = null, timer = null, keyHandler = null;
 
 function cameraOf(event) { return store.cameraById.get(event.camera_id) || { name: event.camera_id, district: "", street: "" }; }
@@ -46,11 +47,25 @@ export function durationSoFar(event, now = Date.now()) {
   return atTrigger + Math.max(0, (now - new Date(event.occurred_at).getTime()) / 1000);
 }
 
-async function load() {
+function query(offset = 0) {
   const status = state.filters.status === "all" ? undefined : state.filters.status;
-  const page = await API.listEvents({ type: state.filters.type, camera_id: state.filters.camera, review_status: status });
+  return { type: state.filters.type, camera_id: state.filters.camera, review_status: status, offset };
+}
+
+async function load() {
+  const page = await API.listEvents(query());
   state.events = API.items(page);
+  state.total = page.total ?? state.events.length;
   if (!visible().some((e) => e.id === state.selected)) state.selected = visible()[0]?.id ?? null;
+}
+
+/** The next page of the list (200 at a time), appended: a long queue is never cut off. */
+async function loadMore() {
+  const page = await API.listEvents(query(state.events.length));
+  const known = new Set(state.events.map((e) => e.id));
+  state.events = state.events.concat(API.items(page).filter((e) => !known.has(e.id)));
+  state.total = page.total ?? state.total;
+  draw();
 }
 
 function options(name, values, label) {
@@ -73,7 +88,7 @@ function filterBar() {
     options("camera", [...all, ...cams.map((c) => [c.id, c.name || c.id])], t("f.camera")),
     options("district", [...all, ...uniq(cams.map((c) => c.district)).map((x) => [x, x])], t("f.district")),
     options("street", [...all, ...uniq(cams.map((c) => c.street)).map((x) => [x, x])], t("f.street")),
-    options("status", [["pending", t("review.pending")], ["confirmed", t("review.confirmed")], ["rejected", t("review.rejected")], ["all", t("f.all")]], t("f.status")),
+    options("status", [["pending", t("review.pending")], ["confirmed", t("review.confirmed")], ["rejected", t("review.rejected")], ["suppressed", t("review.suppressed")], ["all", t("f.all")]], t("f.status")),
     h("span.spacer"),
     h("span.keys", t("q.keys")));
 }
@@ -129,7 +144,7 @@ function detail(event) {
     h("button.primary#btn-confirm", { disabled: !pending, onclick: confirm }, t("a.confirm"), h("kbd", "C")),
     h("button.danger#btn-reject", { disabled: !pending, onclick: reject }, t("a.reject"), h("kbd", "R")),
     h("button#btn-skip", { onclick: skip }, t("a.skip"), h("kbd", "S")),
-    h("button.ghost#btn-open", { onclick: openViewer }, t("a.open"), h("kbd", "O"))) : h("div.actions", h("span.muted", t(`review.${event.review_status}`)));
+    h("button.ghost#btn-open", { onclick: openViewer }, t("a.open"), h("kbd", "O")), annotateButton(event)) : h("div.actions", h("span.muted", t(`review.${event.review_status}`)));
   const repeats = (event.repeats || []).length;
   const bulkActions = pending && repeats > 1 && can("review") ? h("div.actions.bulk-actions",
     h("span.muted", t("q.group").replace("{n}", String(repeats))),
@@ -157,7 +172,10 @@ function draw() {
   const list = visible();
   const selected = list.find((e) => e.id === state.selected) || null;
   const ul = h("ul.event-list#event-list", list.map(row));
-  clear(root).append(filterBar(), h("div.queue", h("div.list-pane", h("div.list-head", `${list.length} · ${t(`review.${state.filters.status}`) || ""}`), ul), detail(selected)));
+  const more = state.total > state.events.length
+    ? h("button.ghost#load-more", { type: "button", onclick: () => loadMore().catch(() => {}) }, `${t("q.more")} (${t("q.remaining")} ${state.total - state.events.length})`)
+    : null;
+  clear(root).append(filterBar(), h("div.queue", h("div.list-pane", h("div.list-head", `${list.length} · ${t(`review.${state.filters.status}`) || ""}`), ul, more), detail(selected)));
   document.querySelector(`#event-${state.selected}`)?.scrollIntoView({ block: "nearest" });
   const pending = state.events.filter((e) => e.review_status === "pending").length;
   const badge = document.getElementById("queue-count");
@@ -341,13 +359,6 @@ export function leave() {
   if (keyHandler) document.removeEventListener("keydown", keyHandler);
   clearInterval(timer);
   root = null;
-}
-
-/** A detection label as the operator says it (车辆 / 非机动车 / ...), the label itself when unknown. */
-function objectName(label) {
-  if (!label) return "—";
-  const name = t(`obj.${label}`);
-  return name === `obj.${label}` ? label : name;
 }
 
 /** The zone's configured name (its id when it has none). */

@@ -80,6 +80,17 @@ function rankTable(id, rows, keyName, nameOf = (k) => k) {
       h("td.num", pctText(r.on_time_rate)), h("td.num", r.median_handling_h == null ? "—" : String(r.median_handling_h))))));
 }
 
+/** A rule as the operator knows it: its type and the names of its zones (the first camera that has it). */
+function ruleName(id) {
+  for (const camera of store.cameras) {
+    const rule = (camera.rules || []).find((r) => r.id === id);
+    if (!rule) continue;
+    const zones = (rule.zones || []).map((z) => (camera.zones || []).find((x) => x.id === z)?.name || z);
+    return `${typeName(rule.type)} · ${zones.join("、")}`;
+  }
+  return id;
+}
+
 function alarmTable(id, rows, nameOf) {
   return h(`table.report#${id}`, h("thead", h("tr", [t("rp.source"), t("rp.events"), t("rp.reviewed"), t("rp.rejected"), t("rp.falseRate")].map((x) => h("th", x)))),
     h("tbody", rows.map((r) => h("tr", { dataset: { key: r.key } }, h("td", nameOf(r.key)), h("td.num", String(r.events)), h("td.num", String(r.reviewed)),
@@ -109,7 +120,7 @@ function reportPanel() {
           h("div.kpi", h("b", totals.median_handling_h == null ? "—" : `${totals.median_handling_h} h`), h("span", t("rp.median")))),
         h("div.stats-grid", RANKS.map((name) => h("div.panel", h("h3", t(`rp.${name}`)), rankTable(`report-${name}`, r[name] || [], t(`rp.${name}Key`), name === "by_camera" ? cameraName : undefined))),
           h("div.panel", h("h3", t("rp.falseByCamera")), alarmTable("report-false-camera", r.false_alarms?.camera || [], cameraName)),
-          h("div.panel", h("h3", t("rp.falseByRule")), alarmTable("report-false-rule", r.false_alarms?.rule || [], (k) => k))),
+          h("div.panel", h("h3", t("rp.falseByRule")), alarmTable("report-false-rule", r.false_alarms?.rule || [], ruleName))),
         h("p.muted", `${fmtDateTime(r.start)} — ${fmtDateTime(r.end)}`));
     } catch (err) { toast(errorText(err), "error"); }
   }

@@ -66,6 +66,16 @@ export function modal(title, body, { okText = t("a.ok"), danger = false } = {}) 
 }
 
 export function typeName(type) { const s = t(`type.${type}`); return s === type ? type.replace(/_/g, " ") : s; }
+/** A detection label as the operator says it (车辆 / 非机动车 / ...), the label itself when unknown. */
+export function objectName(label) {
+  if (!label) return "—";
+  const name = t(`obj.${label}`);
+  return name === `obj.${label}` ? label : name;
+}
+/** Who did it, in words: the ledger's own actors ("system", "system:camera") named; a user's login as is. */
+export function actorName(actor) {
+  return actor ? t(`actor.${actor}`) : "—";  // an unknown key is answered with the actor itself
+}
 export function stateName(state) { return t(`st.${state || "unknown"}`); }
 export function errorText(err) {
   if (err && err.status === 403) return t("toast.denied");
