@@ -44,7 +44,8 @@ format:
 replay: install
 	$(PY) -m citywatch replay --config $(CONFIG) --json
 
-## plates-model: train the plate reader's province classifier on rendered plates into ./models
-## (offline, CPU: about 10 minutes on 2 cores; docs/plates.md, "Accuracy")
+## plates-model: train the plate reader's province and serial classifiers on rendered plates into
+## ./models (offline, CPU: about 8 and 14 minutes on 2 cores; docs/plates.md, "Accuracy")
 plates-model:
 	$(PY) -m citywatch plates train-province --out-dir models
+	$(PY) -m citywatch plates train-serial --out-dir models

@@ -24,7 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from citywatch.config import CitywatchConfig, DetectorConfig
-from citywatch.modelstore import ModelStoreError, coco_class_names, resolve_model, search_dirs
+from citywatch.modelstore import (
+    ModelStoreError,
+    all_entries,
+    coco_class_names,
+    derived_manifests,
+    resolve_model,
+    search_dirs,
+)
 from vision.detect import Detector, DetectorError, DetectorSet, ModelSpec, open_detector
 from vision.detect.detector_set import Scope
 from vision.labels import COCO_MAPPING, expand_labels
@@ -201,6 +208,20 @@ def wants_plates(config: CitywatchConfig) -> bool:
     )
 
 
+#: Model store backends of the plate reader's optional character classifiers (trained here).
+PROVINCE_BACKEND, SERIAL_BACKEND = "plate_province", "plate_serial"
+
+
+def plate_classifier(model_dirs: Sequence[str], backend: str) -> Path | None:
+    """The character classifier of `backend` that `citywatch plates train-province` or
+    `train-serial` stored (derived manifests), checked; None when the store has none (the
+    recogniser alone then reads those characters); `ModelStoreError` naming the path when its
+    file is missing or corrupt."""
+    entries = all_entries(derived_manifests(list(model_dirs)))
+    names = [e.file for e in entries.values() if e.backend == backend]
+    return resolve_model(names[0], list(model_dirs)).path if names else None
+
+
 def load_plate_reader(config: CitywatchConfig) -> PlateReader:
     """The plate reader on the `plates:` section's models, found and checked in the model store
     (the detector's directories); `DetectorError` names the path of a missing or corrupt one."""
@@ -209,6 +230,8 @@ def load_plate_reader(config: CitywatchConfig) -> PlateReader:
         models = PlateModels(
             det=resolve_model(config.plates.detector_model, dirs).path,
             rec=resolve_model(config.plates.recognizer_model, dirs).path,
+            province=plate_classifier(dirs, PROVINCE_BACKEND),
+            serial=plate_classifier(dirs, SERIAL_BACKEND),
         )
         return open_plate_reader(models)
     except (ModelStoreError, ValueError) as exc:

@@ -41,6 +41,9 @@ class EventEnd:
     #: Why the stay ended: `left` (the object was no longer seen), `source_ended` (the footage or
     #: the stream ended with it still there) or `rule_idle` (the rule went idle: mode, schedule).
     reason: str = "left"
+    #: The plate the stay's readings agreed on by its end (read after the trigger too, while they
+    #: had not agreed yet); it fills in an event stored without one.
+    plate: dict[str, Any] | None = None
 
 
 def clip_name(record: EventRecord) -> str:

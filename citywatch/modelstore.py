@@ -51,7 +51,7 @@ def shipped_manifest(package_dir: Path | None = None, prefix: Path | None = None
 REPO_MANIFEST = shipped_manifest()
 #: Backends a manifest entry may name ("auto": by file suffix; "ppocr_det", "ppocr_rec": the plate
 #: reader's text detector and recogniser, vision.plates.reader).
-BACKENDS = ("auto", "yolox_onnx", "ultralytics", "ppocr_det", "ppocr_rec", "plate_province")
+BACKENDS = ("auto", "yolox_onnx", "ultralytics", "ppocr_det", "ppocr_rec", "plate_province", "plate_serial")
 
 
 class ModelStoreError(Exception):

@@ -282,11 +282,14 @@ class CameraPipeline:
                 self._middle_jpeg[key] = encode_jpeg(annotate(frame.image, rule.zones, stay.xyxy, caption))
 
     def _read_plates(self, rule: RuleEvaluator, frame: Frame, plates: PlateWatch) -> None:
-        """Read the plate of each vehicle seen on this frame whose stay has not triggered yet (its
-        event carries what the readings agreed on by then), as often as the `plates:` section says."""
+        """Read the plate of each vehicle seen on this frame, as often as the `plates:` section
+        says: before its stay triggers (the event carries what the readings agreed on by then) and
+        after, while they have not agreed yet (the stay's end then brings the plate)."""
         for stay in rule.live_stays():
-            if stay.triggered_s is None and stay.last_seen_s == frame.stream_s:
-                plates.observe((rule.id, stay.stay_id), frame.image, stay.xyxy, frame.stream_s)
+            key = (rule.id, stay.stay_id)
+            wanted = stay.triggered_s is None or plates.plate(key) is None
+            if wanted and stay.last_seen_s == frame.stream_s:
+                plates.observe(key, frame.image, stay.xyxy, frame.stream_s)
 
     def _handle(
         self,
@@ -333,6 +336,7 @@ class CameraPipeline:
                 plate=self.plates.plate(key) if self.plates is not None else None,
             )
         if update.kind == "ended":
+            plate = self.plates.plate(key) if self.plates is not None else None
             if self.plates is not None:
                 self.plates.forget(key)
             self._stay_uid.pop(key, None)
@@ -341,5 +345,5 @@ class CameraPipeline:
             uid = self._event_uid.pop(key, "")
             if uid:
                 duration = stay.last_seen_s - stay.first_seen_s
-                return EventEnd(uid, self.camera.id, stay.last_seen_s, duration, end_reason)
+                return EventEnd(uid, self.camera.id, stay.last_seen_s, duration, end_reason, plate)
         return None

@@ -220,7 +220,7 @@ class EventSink:
     def end(self, end: EventEnd) -> None:
         """Record when the stay behind an event ended, and its total duration."""
         item = {"uid": end.uid, "camera_id": end.camera_id, "ended_s": end.ended_s, "duration_s": end.duration_s,
-                "reason": end.reason}  # fmt: skip
+                "reason": end.reason, "plate": end.plate}  # fmt: skip
         with self._lock:
             if not self.waiting.hold_end(item):  # else its event waits for the disk: the end waits behind it
                 self._write("end", item)

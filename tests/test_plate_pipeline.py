@@ -20,7 +20,7 @@ import supervision as sv
 from citywatch.commands.models import import_plate_models
 from citywatch.config import CitywatchConfig
 from citywatch.detectors import load_plate_reader, wants_plates
-from citywatch.events import EventRecord
+from citywatch.events import EventEnd, EventRecord
 from citywatch.pipeline import CameraPipeline
 from tests.ledger_support import make_ledger
 from vision.detect import DetectorError
@@ -140,6 +140,40 @@ def test_no_plate_no_reading_and_a_rule_without_plates_reads_nothing(store: Path
     pipeline = CameraPipeline(off.cameras[0], config=off, plates=unused)
     (event,) = park(pipeline, PLATE, wall0=time.time())
     assert event.plate is None and unused.reads == 0
+
+
+def test_a_plate_first_seen_after_the_trigger_reaches_the_event_at_the_stays_end(store: Path, tmp_path: Path) -> None:
+    """The plate is hidden (a passer-by, glare) until after the trigger: the event is stored
+    without one, reading goes on while the readings have not agreed, and the stay's end brings
+    the agreed plate to the stored event and its vehicle."""
+    config = config_for(store, tmp_path)
+    watch = PlateWatch(load_plate_reader(config), **config.plates.watch())
+    pipeline = CameraPipeline(config.cameras[0], config=config, plates=watch)
+    hidden, shown = [scene(None, seed) for seed in range(3)], [scene(PLATE, seed) for seed in range(3)]
+    wall0, outputs = time.time(), []
+    for t in range(75):  # readings at 1, 3, ... 11 s, then 15, 23, 39 and 71 s
+        image = (hidden if t < 22 else shown)[t % 3]
+        outputs += pipeline.process(Frame("campus-road", t, float(t), wall0 + t, image), car())
+    outputs += pipeline.finish()
+    (event,) = [o for o in outputs if isinstance(o, EventRecord)]
+    (end,) = [o for o in outputs if isinstance(o, EventEnd)]
+    assert event.plate is None and end.plate is not None and end.plate["text"] == PLATE
+    ledger = make_ledger(tmp_path / "ledger", f"sqlite:///{tmp_path / 'ledger.db'}")
+    try:
+        stored = ledger.sink.record(event)
+        assert stored["plate"] is None
+        ledger.sink.end(end)
+        viewer = ledger.auth("viewer")
+        row = ledger.client.get(f"/api/events/{stored['id']}", headers=viewer).json()
+        assert row["plate"]["text"] == PLATE
+        vehicle = ledger.client.get(f"/api/vehicles/{PLATE}", headers=viewer)
+        assert vehicle.status_code == 200 and [e["id"] for e in vehicle.json()["events"]] == [stored["id"]]
+        ledger.sink.end(replace(end, plate={"text": "豫D99999", "color": "blue", "confidence": 0.99}))
+        again = ledger.client.get(f"/api/events/{stored['id']}", headers=viewer).json()
+        assert again["plate"]["text"] == PLATE  # a plate the event carries is never replaced
+    finally:
+        ledger.sink.close()
+        ledger.database.dispose()
 
 
 def test_a_missing_plate_model_names_its_path(tmp_path: Path, store: Path) -> None:

@@ -20,19 +20,19 @@ import cv2
 import numpy as np
 
 from citywatch.commands.models import DEFAULT_DIRS, PLATE_BACKENDS, plate_entries
-from citywatch.modelstore import (
-    DERIVED_MANIFEST_NAME,
-    ModelStoreError,
-    add_model,
-    all_entries,
-    derived_manifests,
-    resolve_model,
-    search_dirs,
-)
+from citywatch.detectors import PROVINCE_BACKEND, SERIAL_BACKEND, plate_classifier
+from citywatch.modelstore import DERIVED_MANIFEST_NAME, ModelStoreError, add_model, resolve_model, search_dirs
 from vision.plates.reader import OcrPlateReader, PlateModels, PlateResult, ReaderTuning, open_plate_reader
 
 EXIT_OK, EXIT_RUNTIME = 0, 3
-PROVINCE_BACKEND, PROVINCE_FILE = "plate_province", "plate_province.onnx"
+PROVINCE_FILE, SERIAL_FILE = "plate_province.onnx", "plate_serial.onnx"
+#: What `train-province` and `train-serial` make: (backend, file, manifest name, what it reads).
+CLASSIFIERS = {
+    "province": (PROVINCE_BACKEND, PROVINCE_FILE, "plate-province", "provinces"),
+    "serial": (SERIAL_BACKEND, SERIAL_FILE, "plate-serial", "serial letters and digits"),
+}
+#: Default training size per kind (samples, epochs): the runs docs/benchmarks.md measured.
+TRAINING_SIZE = {"province": (32000, 8), "serial": (64000, 10)}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,15 +45,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     read.add_argument("--model-dir", action="append", default=None, help="model store directory (repeatable)")
     read.add_argument("--threads", type=int, default=1, help="onnxruntime threads per model")
     read.set_defaults(func=cmd_read)
-    train = sub.add_parser(
-        "train-province",
-        help="train the province classifier on rendered plates (offline, CPU, minutes) into the model store",
-    )
-    train.add_argument("--out-dir", type=Path, default=Path("models"), help="model store directory to write to")
-    train.add_argument("--samples", type=int, default=32000, help="rendered training windows")
-    train.add_argument("--epochs", type=int, default=8)
-    train.add_argument("--seed", type=int, default=16)
-    train.set_defaults(func=cmd_train_province)
+    for kind, (_, _, _, reads) in CLASSIFIERS.items():
+        train = sub.add_parser(
+            f"train-{kind}",
+            help=f"train the classifier of {reads} on rendered plates (offline, CPU, minutes) into the model store",
+        )
+        train.add_argument("--out-dir", type=Path, default=Path("models"), help="model store directory to write to")
+        samples, epochs = TRAINING_SIZE[kind]
+        train.add_argument("--samples", type=int, default=samples, help="rendered training windows")
+        train.add_argument("--epochs", type=int, default=epochs)
+        train.add_argument("--seed", type=int, default=16)
+        train.set_defaults(func=cmd_train_classifier, kind=kind)
 
 
 def plate_models(model_dirs: list[str]) -> PlateModels:
@@ -66,16 +68,17 @@ def plate_models(model_dirs: list[str]) -> PlateModels:
     missing = [backend for backend in PLATE_BACKENDS if backend not in paths]
     if missing:
         raise ModelStoreError(f"the model manifests name no {', '.join(missing)} model for plate reading")
-    return PlateModels(det=paths["ppocr_det"], rec=paths["ppocr_rec"], province=province_model(model_dirs))
+    return PlateModels(
+        det=paths["ppocr_det"],
+        rec=paths["ppocr_rec"],
+        province=plate_classifier(model_dirs, PROVINCE_BACKEND),
+        serial=plate_classifier(model_dirs, SERIAL_BACKEND),
+    )
 
 
 def province_model(model_dirs: list[str]) -> Path | None:
-    """The province classifier `citywatch plates train-province` stored, checked; None when the
-    store has none (the recogniser alone then reads the province); `ModelStoreError` when the
-    manifest names one whose file is missing or corrupt."""
-    entries = all_entries(derived_manifests(model_dirs))
-    names = [e.file for e in entries.values() if e.backend == PROVINCE_BACKEND]
-    return resolve_model(names[0], model_dirs).path if names else None
+    """The province classifier `citywatch plates train-province` stored (`plate_classifier`)."""
+    return plate_classifier(model_dirs, PROVINCE_BACKEND)
 
 
 def open_reader(
@@ -114,10 +117,11 @@ def cmd_read(args: argparse.Namespace) -> int:
     except ModelStoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_RUNTIME
-    if reader.recognizer.province is None:
+    missing = [what for what in ("province", "serial") if getattr(reader.recognizer, what) is None]
+    if missing:
         print(
-            "note: no province classifier in the model store: plates under ~140 px read their province "
-            "less reliably (`make plates-model` trains one offline, docs/plates.md)",
+            f"note: no {' or '.join(missing)} classifier in the model store: plates under ~140 px are read "
+            "less reliably (`make plates-model` trains them offline, docs/plates.md)",
             file=sys.stderr,
         )
     status = EXIT_OK
@@ -139,28 +143,28 @@ def cmd_read(args: argparse.Namespace) -> int:
     return status
 
 
-def cmd_train_province(args: argparse.Namespace) -> int:
-    """Train the classifier, store it with its checksum in `--out-dir`/derived.yaml; 3 on failure."""
+def cmd_train_classifier(args: argparse.Namespace) -> int:
+    """Train the classifier of `args.kind`, store it with its checksum in `--out-dir`/derived.yaml;
+    3 on failure."""
     # deferred: the training code (and torch) loads only for this command
     from vision.plates.province_training import train
     from vision.plates.render import footage_frames
 
-    out_dir = args.out_dir
+    out_dir, (backend, file, name, reads) = args.out_dir, CLASSIFIERS[args.kind]
     backgrounds = footage_frames()  # empty without the shared footage: plain backgrounds then
+    progress = lambda s: print(s, flush=True)  # noqa: E731
     try:
-        result = train(
-            out_dir / PROVINCE_FILE, args.samples, args.epochs, args.seed, backgrounds, lambda s: print(s, flush=True)
-        )
+        result = train(out_dir / file, args.samples, args.epochs, args.seed, backgrounds, progress, kind=args.kind)
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_RUNTIME
     entry = add_model(
         result.path,
-        name="plate-province",
+        name=name,
         manifest=out_dir / DERIVED_MANIFEST_NAME,
-        backend=PROVINCE_BACKEND,
+        backend=backend,
         licence="trained here on rendered plates (the project's own)",
-        source="citywatch plates train-province",
+        source=f"citywatch plates train-{args.kind}",
         provenance={
             "fonts": result.fonts,
             "heldout_font": result.heldout_font,
@@ -172,7 +176,7 @@ def cmd_train_province(args: argparse.Namespace) -> int:
     )
     searched = [str(d) for d in search_dirs(DEFAULT_DIRS)]
     print(f"stored {entry.file} (sha256 {entry.sha256}) in {out_dir / DERIVED_MANIFEST_NAME}")
-    print(f"held-out font {result.heldout_font}: {100 * result.heldout_accuracy:.1f} % of provinces right")
+    print(f"held-out font {result.heldout_font}: {100 * result.heldout_accuracy:.1f} % of {reads} right")
     if out_dir.resolve() not in [Path(d).resolve() for d in searched]:
         print(f"note: {out_dir} is not a default model directory ({', '.join(searched)}); pass --model-dir")
     return EXIT_OK

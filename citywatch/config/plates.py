@@ -28,10 +28,11 @@ class PlatesConfig(ConfigModel):
         gt=0.0,
         le=600.0,
         title="Read every (s)",
-        description="Stream seconds between two readings of one staying vehicle.",
+        description="Stream seconds between two readings of one staying vehicle (for the first half of its "
+        "readings; the interval then doubles after each, so a plate hidden at arrival is read later).",
     )
     max_reads: int = Field(
-        8,
+        10,
         ge=1,
         le=100,
         title="Readings per stay",

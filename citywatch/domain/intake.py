@@ -2,8 +2,9 @@
 calls to store a record. An event inside an active suppression (`citywatch.domain.suppression`) is
 kept with review status `suppressed` (no case, no queue item, nothing published), so nothing is
 lost and the admin can see what was held back; any other goes to `events.store_event` as before.
-`end_stay` records a stay's end and, when the vehicle left within the grace after its notice,
-the first-violation waiver it has earned (`enforcement.waive_on_departure`).
+`end_stay` records a stay's end (with the plate read after the trigger, when the event had none)
+and, when the vehicle left within the grace after its notice, the first-violation waiver it has
+earned (`enforcement.waive_on_departure`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from citywatch.config import EnforcementConfig
-from citywatch.domain import enforcement, ledger
+from citywatch.domain import enforcement, ledger, vehicles
 from citywatch.domain.events import EventItem, end_event, event_row, store_event
 from citywatch.domain.payloads import event_row_payload, jsonable
 from citywatch.domain.suppression import REASON_PREFIX, SYSTEM_ACTOR, matching_suppression
@@ -39,9 +40,25 @@ def store_or_suppress(session: Session, item: EventItem, policy: ledger.CasePoli
 
 
 def end_stay(session: Session, item: dict[str, Any], terms: EnforcementConfig | None) -> None:
-    """Record the end of the stay behind event `item["uid"]`; a vehicle that left (reason `left`)
-    gets the waiver it earned when `terms` say so (`auto_waiver`)."""
+    """Record the end of the stay behind event `item["uid"]`; its `plate` (agreed after the
+    trigger) goes on an event stored without one, as a sighting of that vehicle; a vehicle that
+    left (reason `left`) gets the waiver it earned when `terms` say so (`auto_waiver`)."""
     reason = item.get("reason", "left")
     end_event(session, item["uid"], item["ended_s"], item["duration_s"], reason)
+    late_plate(session, item["uid"], item.get("plate"))  # absent from ends spooled before late plates
     if reason == "left" and terms is not None and terms.auto_waiver:
         enforcement.waive_on_departure(session, item["uid"], terms)
+
+
+def late_plate(session: Session, uid: str, plate: dict[str, Any] | None) -> bool:
+    """Put `plate` on event `uid` when it was stored without one (an agreed plate read after the
+    trigger); a plate the event already carries is kept (operators may have acted on it). Whether
+    the event changed."""
+    if not plate or not plate.get("text"):
+        return False
+    row = session.scalars(select(Event).where(Event.uid == uid)).first()
+    if row is None or row.plate_text:
+        return False
+    row.plate, row.plate_text = plate, plate["text"]
+    vehicles.note_sighting(session, row.plate_text, plate.get("color"), row.occurred_at)
+    return True

@@ -20,12 +20,17 @@ from dataclasses import dataclass
 PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 #: Colours a reader reports.
 PLATE_COLORS = ("blue", "yellow", "green", "white", "black")
-_LETTER = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # no I, no O
-_ALNUM = _LETTER + "0123456789"
-_USE = "学挂警使领港澳"
+#: The letters a plate uses (no I, no O: they read as 1 and 0).
+LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+DIGITS = "0123456789"
+#: Use characters that may end an ordinary plate's serial.
+USE_CHARACTERS = "学挂警使领港澳"
+#: The energy letter that opens a small new-energy car's serial, and ends a large vehicle's.
+ENERGY_SMALL = "DABCEFGHJK"
+ENERGY_LARGE = "DF"
+_LETTER, _ALNUM, _USE = LETTERS, LETTERS + DIGITS, USE_CHARACTERS
+_ENERGY_SMALL, _ENERGY_LARGE = ENERGY_SMALL, ENERGY_LARGE
 _SEPARATORS = re.compile(r"[\s·•.\-_]")
-_ENERGY_SMALL = "DABCEFGHJK"
-_ENERGY_LARGE = "DF"
 #: What each plate colour may be, by kind.
 _KINDS_BY_COLOR = {
     "blue": {"ordinary"},
@@ -34,6 +39,22 @@ _KINDS_BY_COLOR = {
     "white": {"ordinary"},
     "black": {"ordinary"},
 }
+
+
+#: Per kind of plate, the characters each of its places may hold (`parse_plate`'s rules as a
+#: template; serial places that hold digits also allow I and O, which normalise to 1 and 0).
+KIND_PLACES: dict[str, tuple[str, ...]] = {
+    "ordinary": (PROVINCES, LETTERS, *[_ALNUM + "IO"] * 4, _ALNUM + "IO" + USE_CHARACTERS),
+    "new_energy_small": (PROVINCES, LETTERS, ENERGY_SMALL, _ALNUM + "IO", *[DIGITS + "IO"] * 4),
+    "new_energy_large": (PROVINCES, LETTERS, *[DIGITS + "IO"] * 5, ENERGY_LARGE),
+}
+
+
+def kinds_for_color(color: str | None) -> list[str]:
+    """The kinds of plate a colour may be (every kind for an unknown colour)."""
+    if color is None:
+        return list(KIND_PLACES)
+    return [kind for kind in KIND_PLACES if kind in _KINDS_BY_COLOR.get(color, set())]
 
 
 @dataclass(frozen=True, slots=True)

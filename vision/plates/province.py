@@ -1,12 +1,14 @@
-"""The plate's first character, the province, read a second time by a small classifier trained on
-rendered plates (`vision.plates.province_training`, `citywatch plates train-province`).
+"""The plate's characters read a second time by small classifiers trained on rendered plates
+(`vision.plates.province_training`, `citywatch plates train-province` and `train-serial`): one for
+the first character, the province, and one for the letters and digits after it.
 
 A general-purpose text recogniser sees a province character of a 100-pixel-wide plate as ten
 blurred pixels and answers with the characters it knows best (皖, 豫); the classifier is trained on
 exactly that view: the recogniser's input (the rectified crop scaled to 48 pixels high), a square
 window around where the recogniser's CTC output put the first character. Its probabilities and
 the recogniser's are combined in `combine_province` (the classifier leads, the recogniser breaks
-near-ties).
+near-ties). The serial classifier does the same for each later character, over `SERIAL_CLASSES`
+(small letters such as W, N and M, or X and 0, blur into each other at that size too).
 
 Example:
     >>> classifier = ProvinceClassifier(Path("models/plate_province.onnx"))  # doctest: +SKIP
@@ -21,14 +23,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vision.plates.grammar import PROVINCES
+from vision.plates.grammar import DIGITS, LETTERS, PROVINCES
 
 #: Side of the classifier's square input, in pixels.
 WINDOW = 32
 #: The recogniser's input height (PP-OCRv4: 48), which the window's side spans before resizing.
 LINE_HEIGHT = 48
-#: The classifier's classes, in order.
+#: The province classifier's classes, in order.
 CLASSES = tuple(PROVINCES)
+#: The serial classifier's classes, in order: the letters a plate uses, then the digits.
+SERIAL_CLASSES = tuple(LETTERS + DIGITS)
 
 
 def province_window(line: np.ndarray, center_x: float) -> np.ndarray:
@@ -52,10 +56,13 @@ def province_window(line: np.ndarray, center_x: float) -> np.ndarray:
 
 
 class ProvinceClassifier:
-    """The ONNX province classifier: called with windows (N x 1 x WINDOW x WINDOW), returns class
-    probabilities (N x len(CLASSES)). `ValueError` naming the file when it cannot be loaded."""
+    """An ONNX character classifier (the province one by default; `classes=SERIAL_CLASSES,
+    what="serial"` for the serial one): called with windows (N x 1 x WINDOW x WINDOW), returns
+    class probabilities (N x len(classes)). `ValueError` naming the file when it cannot be loaded
+    or has another number of classes."""
 
-    def __init__(self, path: Path, threads: int = 1):
+    def __init__(self, path: Path, threads: int = 1, classes: tuple[str, ...] = CLASSES, what: str = "province"):
+        self.classes = classes
         # deferred: onnxruntime loads with the first plate model, not with this module
         import onnxruntime as ort
 
@@ -65,10 +72,10 @@ class ProvinceClassifier:
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:
-            raise ValueError(f"plate province classifier {path} cannot be loaded: {exc}") from None
+            raise ValueError(f"plate {what} classifier {path} cannot be loaded: {exc}") from None
         output = self.session.get_outputs()[0]
-        if output.shape[-1] != len(CLASSES):
-            raise ValueError(f"plate province classifier {path} has {output.shape[-1]} classes, not {len(CLASSES)}")
+        if output.shape[-1] != len(classes):
+            raise ValueError(f"plate {what} classifier {path} has {output.shape[-1]} classes, not {len(classes)}")
         self.input_name = self.session.get_inputs()[0].name
 
     def __call__(self, windows: np.ndarray) -> np.ndarray:
@@ -86,3 +93,15 @@ def combine_province(classifier: np.ndarray, recogniser: np.ndarray, weight: flo
     score = np.log(classifier + 1e-6) + weight * np.log(recogniser + 1e-6)
     choice = int(score.argmax())
     return choice, float(classifier[choice])
+
+
+def combine_opinions(classifier: np.ndarray, recogniser: np.ndarray, weight: float = 1.0) -> tuple[int, float]:
+    """The character (index) and its confidence from two opinions over the same characters, as a
+    product of experts: the classifier's probabilities times the recogniser's to the power
+    `weight`, normalised; the confidence is the winner's share (both agreeing: high; one sure and
+    the other not: the surer one wins, with less)."""
+    score = np.log(classifier + 1e-6) + weight * np.log(recogniser + 1e-6)
+    posterior = np.exp(score - score.max())
+    posterior /= posterior.sum()
+    choice = int(posterior.argmax())
+    return choice, float(posterior[choice])

@@ -1,11 +1,13 @@
-"""Training the province classifier (`vision.plates.province`) on rendered plates, offline.
+"""Training the character classifiers (`vision.plates.province`) on rendered plates, offline:
+`kind="province"` for the first character, `kind="serial"` for the letters and digits after it.
 
 Each sample is a plate drawn by `vision.plates.render` in one of the machine's CJK fonts, seen at
 a slant, blurred, noisy and JPEG-compressed, then cut the way the reader cuts it: a text-line box
 like the text detector's (padded, rectified, upscaled), scaled to the recogniser's 48-pixel input,
-and a window around the province character placed as the recogniser's CTC output places it (with
-its measured scatter). The font the accuracy harness renders with (`render.DEFAULT_FONT`) is left
-out of training and used only to validate, so the harness measures a font the model never saw.
+and a window around one character (the province, or a random later one) placed as the
+recogniser's CTC output places it (with its measured scatter). The font the accuracy harness
+renders with (`render.DEFAULT_FONT`) is left out of training and used only to validate, so the
+harness measures a font the model never saw.
 The network is a small CNN (torch, CPU), exported to ONNX.
 
 Example:
@@ -25,7 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vision.plates.province import CLASSES, LINE_HEIGHT, WINDOW, province_window
+from vision.plates.province import CLASSES, LINE_HEIGHT, SERIAL_CLASSES, WINDOW, province_window
 from vision.plates.reader import ReaderTuning, order_corners, pad_quad, quad_size, rectify, upscale
 from vision.plates.render import DEFAULT_FONT, PlateRenderer, character_boxes_mm, plate_size_mm
 
@@ -40,6 +42,8 @@ TRAINING_FONTS: tuple[tuple[str, int], ...] = (
     ("/usr/share/fonts/truetype/arphic/uming.ttc", 0),
 )
 COLORS = ("blue", "yellow", "green")
+#: The classes each kind of classifier tells apart.
+KIND_CLASSES: dict[str, tuple[str, ...]] = {"province": CLASSES, "serial": SERIAL_CLASSES}
 #: The recogniser's widest input, in line heights (RapidOCR's rec_img_shape 48 x 320).
 MAX_LINE_RATIO = 320 / 48
 
@@ -76,10 +80,15 @@ def line_image(crop: np.ndarray) -> tuple[np.ndarray, float]:
     return cv2.resize(crop, (width, LINE_HEIGHT)), width / w
 
 
-def sample_window(renderer: PlateRenderer, rng: random.Random, width: int) -> tuple[np.ndarray, int]:
-    """One training window and its class: a rendered plate cut as the reader cuts it."""
+def sample_window(
+    renderer: PlateRenderer, rng: random.Random, width: int, kind: str = "province"
+) -> tuple[np.ndarray, int]:
+    """One training window and its class: a rendered plate cut as the reader cuts it, the window
+    around its first character (`province`) or a random later one in `SERIAL_CLASSES` (`serial`)."""
+    classes = KIND_CLASSES[kind]
     sample = renderer.sample(width, color=rng.choice(COLORS))
     assert sample.text is not None and sample.corners is not None
+    place = 0 if kind == "province" else rng.choice([i for i, c in enumerate(sample.text) if i > 0 and c in classes])
     plate_w, plate_h = plate_size_mm(sample.text)
     to_image = cv2.getPerspectiveTransform(
         np.asarray([[0, 0], [plate_w, 0], [plate_w, plate_h], [0, plate_h]], np.float32),
@@ -102,7 +111,7 @@ def sample_window(renderer: PlateRenderer, rng: random.Random, width: int) -> tu
         quad.astype(np.float32),
         np.asarray([[0, 0], [round(qw), 0], [round(qw), round(qh)], [0, round(qh)]], np.float32),
     )
-    first = boxes[0]
+    first = boxes[place]
     points = np.asarray(
         [[[(first[0] + first[2]) / 2, (first[1] + first[3]) / 2], [first[0], first[1]], [first[2], first[1]]]],
         np.float32,
@@ -110,10 +119,10 @@ def sample_window(renderer: PlateRenderer, rng: random.Random, width: int) -> tu
     in_crop = cv2.perspectiveTransform(cv2.perspectiveTransform(points, to_image), to_crop)[0]
     factor = (up.shape[1] / max(1, crop.shape[1])) * scale_x
     center, char_w = in_crop[0, 0] * factor, abs(in_crop[2, 0] - in_crop[1, 0]) * factor
-    # where the recogniser's CTC output puts the first character (measured: sd ~0.15 character
-    # widths, a few far off)
+    # where the recogniser's CTC output puts the character (measured on the first: sd ~0.15
+    # character widths, a few far off)
     center += char_w * (rng.uniform(-0.9, 0.9) if rng.random() < 0.06 else rng.gauss(0, 0.15))
-    return province_window(line, center), CLASSES.index(sample.text[0])
+    return province_window(line, center), classes.index(sample.text[place])
 
 
 def plate_width(rng: random.Random) -> int:
@@ -127,8 +136,10 @@ def make_windows(
     fonts: Sequence[tuple[str, int]],
     backgrounds: list[np.ndarray],
     width: Callable | None = None,
+    kind: str = "province",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`count` windows (float16, N x 1 x WINDOW x WINDOW) and their classes, fonts taken in turn."""
+    """`count` windows (float16, N x 1 x WINDOW x WINDOW) and their classes (of `kind`), fonts
+    taken in turn."""
     rng = random.Random(seed)
     renderers = [
         PlateRenderer(seed=seed * 31 + i, backgrounds=backgrounds, font=Path(path), font_index=index)
@@ -137,11 +148,11 @@ def make_windows(
     windows = np.empty((count, 1, WINDOW, WINDOW), np.float16)
     labels = np.empty(count, np.int64)
     for i in range(count):
-        windows[i], labels[i] = sample_window(renderers[i % len(renderers)], rng, (width or plate_width)(rng))
+        windows[i], labels[i] = sample_window(renderers[i % len(renderers)], rng, (width or plate_width)(rng), kind)
     return windows, labels
 
 
-def build_network():  # type: ignore[no-untyped-def]
+def build_network(classes: int = len(CLASSES)):  # type: ignore[no-untyped-def]
     """The classifier: four 3x3 convolutions with batch norm, pooled to one vector, one linear
     layer (about 0.2 M parameters; ~10 M multiply-adds per window)."""
     # deferred: torch loads only to train, never to read plates
@@ -161,7 +172,7 @@ def build_network():  # type: ignore[no-untyped-def]
         nn.AdaptiveAvgPool2d(1),
         nn.Flatten(),
         nn.Dropout(0.2),
-        nn.Linear(128, len(CLASSES)),
+        nn.Linear(128, classes),
     )
 
 
@@ -186,10 +197,11 @@ def train(
     seed: int = 16,
     backgrounds: list[np.ndarray] | None = None,
     progress: Callable[[str], None] = lambda _: None,
+    kind: str = "province",
 ) -> TrainingResult:
-    """Render `samples` windows in the training fonts, train the network for `epochs` (Adam, a
-    cosine schedule, batches of 128), check it on windows in the held-out font, export it to ONNX
-    at `out` (dynamic batch, input `window`, output `logits`)."""
+    """Render `samples` windows of `kind` in the training fonts, train the network for `epochs`
+    (Adam, a cosine schedule, batches of 128), check it on windows in the held-out font, export it
+    to ONNX at `out` (dynamic batch, input `window`, output `logits`)."""
     # deferred: torch loads only to train
     import torch
 
@@ -197,11 +209,11 @@ def train(
     backgrounds = backgrounds or []
     torch.manual_seed(seed)
     progress(f"rendering {samples} windows in {len(fonts)} fonts")
-    windows, labels = make_windows(samples, seed, fonts, backgrounds)
+    windows, labels = make_windows(samples, seed, fonts, backgrounds, kind=kind)
     heldout_w, heldout_y = make_windows(
-        1000, seed + 1, [(str(DEFAULT_FONT), 0)], backgrounds, width=lambda r: int(r.uniform(80, 140))
+        1000, seed + 1, [(str(DEFAULT_FONT), 0)], backgrounds, width=lambda r: int(r.uniform(80, 140)), kind=kind
     )
-    model = build_network()
+    model = build_network(len(KIND_CLASSES[kind]))
     optimiser = torch.optim.Adam(model.parameters(), lr=2e-3, weight_decay=1e-4)
     steps = epochs * math.ceil(samples / 128)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=3e-3, total_steps=steps)

@@ -22,7 +22,7 @@ import numpy as np
 
 from vision.plates.color import plate_color
 from vision.plates.grammar import parse_plate
-from vision.plates.province import ProvinceClassifier
+from vision.plates.province import SERIAL_CLASSES, ProvinceClassifier
 from vision.plates.recognize import PlateRecognizer
 
 
@@ -49,11 +49,13 @@ class PlateReader(Protocol):
 @dataclass(frozen=True)
 class PlateModels:
     """The model files a reader runs: the text detector, the text recogniser and, when the store
-    has one, the province classifier (checked by the model store before they get here)."""
+    has them, the province and serial character classifiers (checked by the model store before
+    they get here)."""
 
     det: Path
     rec: Path
     province: Path | None = None
+    serial: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -170,8 +172,8 @@ def _box_of(quad: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, in
 
 
 class OcrPlateReader:
-    """Plates read with PP-OCRv4: `detector(image)` gives text quadrilaterals, `recognizer(crops)`
-    (text, mean, lowest character probability) triples (RapidOCR's `TextDetector`, and its
+    """Plates read with PP-OCRv4: `detector(image)` gives text quadrilaterals, `recognizer(crops,
+    colors)` (text, mean, lowest character probability) triples (RapidOCR's `TextDetector`, and its
     `TextRecognizer` decoded for plates by `PlateRecognizer`, or anything called the same way).
     Built by `open_plate_reader` from model files.
 
@@ -208,10 +210,11 @@ class OcrPlateReader:
             return []
         pads = self.tuning.pads
         crops = [rectify(image_bgr, pad_quad(quad, pad)) for quad in quads for pad in pads]
-        readings = self.recognizer([upscale(crop, self.tuning) for crop in crops])
+        colors = [plate_color(crops[i * len(pads)]) for i in range(len(quads))]
+        readings = self.recognizer([upscale(crop, self.tuning) for crop in crops], [c for c in colors for _ in pads])
         results = []
         for i, quad in enumerate(quads):
-            color = plate_color(crops[i * len(pads)])
+            color = colors[i]
             best = vote_variants(readings[i * len(pads) : (i + 1) * len(pads)], color, self.tuning)
             if best is not None:
                 results.append(PlateResult(best[0], color, best[1], _box_of(quad, image_bgr.shape)))
@@ -275,5 +278,6 @@ def open_plate_reader(models: PlateModels, threads: int = 1, tuning: ReaderTunin
     except Exception as exc:
         raise ValueError(f"plate text recogniser {models.rec} cannot be loaded: {exc}") from None
     province = ProvinceClassifier(models.province, threads) if models.province else None
-    recognizer = PlateRecognizer(text_recognizer, province)
+    serial = ProvinceClassifier(models.serial, threads, SERIAL_CLASSES, "serial") if models.serial else None
+    recognizer = PlateRecognizer(text_recognizer, province, serial)
     return OcrPlateReader(detector, recognizer, tuning)

@@ -2,8 +2,10 @@
 plate is once they agree.
 
 A `PlateWatch` belongs to one camera's pipeline. While a vehicle stays in a zone of a rule with
-`plates: true`, every `every_s` stream seconds (at most `max_reads` times per stay) the frame's crop
-around the vehicle's box, with a margin, is read by a `PlateReader`; the readings accumulate per
+`plates: true`, the frame's crop around the vehicle's box, with a margin, is read by a
+`PlateReader`: every `every_s` stream seconds for the first half of the stay's `max_reads`
+readings, then at doubling intervals (so a plate hidden when the vehicle arrived still gets read
+minutes later, within the same budget); the readings accumulate per
 stay, and `plate(key)` votes over them (`vision.plates.vote`: the grammatical text with the
 highest summed confidence, read on at least `min_agree` frames). Timers run on stream time, so a
 replay at any speed reads the same frames. The stays it keeps are bounded (`max_stays`, oldest
@@ -50,7 +52,7 @@ class PlateWatch:
     """Reads the plates of the stays it is shown and votes per stay.
 
     Example:
-        >>> watch = PlateWatch(reader, every_s=2.0, max_reads=8, min_agree=2)  # doctest: +SKIP
+        >>> watch = PlateWatch(reader, every_s=2.0, max_reads=10, min_agree=2)  # doctest: +SKIP
         >>> watch.observe(("kerb-rule", 7), frame.image, stay.xyxy, frame.stream_s)  # each frame  # doctest: +SKIP
         >>> watch.plate(("kerb-rule", 7))  # at the trigger  # doctest: +SKIP
         {'text': '豫D12345', 'color': 'blue', 'confidence': 0.95}
@@ -61,7 +63,7 @@ class PlateWatch:
         reader: PlateReader,
         *,
         every_s: float = 2.0,
-        max_reads: int = 8,
+        max_reads: int = 10,
         min_agree: int = 2,
         max_stays: int = 256,
     ):
@@ -73,6 +75,11 @@ class PlateWatch:
         self.reads = 0
         self.failures = 0
         self._stays: OrderedDict[Hashable, _Stay] = OrderedDict()
+
+    def interval(self, reads: int) -> float:
+        """Stream seconds until the next reading of a stay read `reads` times: `every_s` for the
+        first half of `max_reads`, then doubling."""
+        return self.every_s * 2.0 ** max(0, reads - max(1, self.max_reads // 2))
 
     def due(self, key: Hashable, stream_s: float) -> bool:
         """Whether the stay `key` should be read on the frame at `stream_s`."""
@@ -91,7 +98,7 @@ class PlateWatch:
             while len(self._stays) > self.max_stays:
                 self._stays.popitem(last=False)
         stay.reads += 1
-        stay.next_s = stream_s + self.every_s
+        stay.next_s = stream_s + self.interval(stay.reads)
         crop, (left, top) = vehicle_crop(image, box)
         if crop.size == 0:
             return False
