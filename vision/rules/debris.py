@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import cv2
 import numpy as np
 import supervision as sv
 
-from citywatch.config import ZoneConfig
+from citywatch.config import FloatingDebrisRuleConfig, ZoneConfig
 from vision.labels import MOVERS, expand_labels
 from vision.rules.base import (
     Box,
@@ -71,9 +70,7 @@ def water_mask(zones: Sequence[Zone], width: int, height: int, exclude: Sequence
 
 class DebrisRule(StayRule):
     """Per-camera state of one `floating_debris` rule (config:
-    `citywatch.config.rules.FloatingDebrisRuleConfig`); `evaluate` per analysed frame. `rule` is
-    typed `Any`: vision may import only `citywatch.config` itself (the import contract), which does
-    not export this model yet.
+    `citywatch.config.rules.FloatingDebrisRuleConfig`); `evaluate` per analysed frame.
 
     Example:
         >>> rule = DebrisRule(config, camera.zones)  # doctest: +SKIP
@@ -82,7 +79,7 @@ class DebrisRule(StayRule):
 
     type = "floating_debris"
 
-    def __init__(self, rule: Any, zones: Sequence[ZoneConfig], analysis_fps: float = 2.0):
+    def __init__(self, rule: FloatingDebrisRuleConfig, zones: Sequence[ZoneConfig], analysis_fps: float = 2.0):
         self.config = rule
         self.id: str = rule.id
         self.zones = zones_of(rule, zones)

@@ -15,11 +15,10 @@ background never learns under a live occupation, so an object left for hours doe
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
-from citywatch.config import ZoneConfig
+from citywatch.config import ParkingSpaceOccupiedRuleConfig, ZoneConfig
 from vision.labels import MOVERS, expand_labels
 from vision.rules.background import Blob, DualBackground, baseline_of
 from vision.rules.base import (
@@ -97,9 +96,7 @@ def freeze_under(model: DualBackground, before: np.ndarray, boxes: Sequence[Box]
 
 class OccupancyRule(StayRule):
     """Per-camera state of one `parking_space_occupied` rule (config:
-    `citywatch.config.rules.ParkingSpaceOccupiedRuleConfig`); `evaluate` per analysed frame. `rule` is
-    typed `Any`: vision may import only `citywatch.config` itself (the import contract), which does
-    not export this model yet.
+    `citywatch.config.rules.ParkingSpaceOccupiedRuleConfig`); `evaluate` per analysed frame.
 
     Example:
         >>> rule = OccupancyRule(config, camera.zones)  # doctest: +SKIP
@@ -108,7 +105,7 @@ class OccupancyRule(StayRule):
 
     type = "parking_space_occupied"
 
-    def __init__(self, rule: Any, zones: Sequence[ZoneConfig]):
+    def __init__(self, rule: ParkingSpaceOccupiedRuleConfig, zones: Sequence[ZoneConfig]):
         self.config = rule
         self.id: str = rule.id
         self.zones = zones_of(rule, zones)
