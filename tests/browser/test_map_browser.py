@@ -1,7 +1,8 @@
 """The map page (一张图, issue #17) in Debian's Chromium: the cameras' markers on the demo's map image
 (Leaflet, vendored: no request off localhost), a click on a camera opens its camera page, a click on
 an open case's marker opens the case (an event recorded through the real sink makes the case), the
-layer toggle hides the cases, a new case appears while the page is open; with local tiles, the
+layer toggle hides the cases, a new case appears while the page is open; cameras close together
+are one cluster until zoomed in; with local tiles, the
 tiles come from the folder through the API; with no map configured, the cameras stand on a plain
 schematic."""
 
@@ -108,6 +109,49 @@ def test_markers_open_the_camera_and_the_case(tmp_path: Path, console_page) -> N
             page.uncheck("#map-show-cases")
             page.wait_for_selector(".map-case[data-camera]", state="detached")
             assert page.locator(".map-cam[data-id]").count() == 2  # the cameras stay
+            page.goto("about:blank")
+    finally:
+        ledger.sink.close()
+        ledger.database.dispose()
+
+
+def test_cameras_close_together_are_one_cluster_until_zoomed_in(tmp_path: Path, console_page) -> None:  # type: ignore[no-untyped-def]
+    """Twenty cameras on one crossing (a few metres apart) are one cluster with their count, in
+    the colour of the worst of them, until a click on it zooms in; their open cases add up on one
+    badge; the camera far away stays its own dot."""
+    cameras = demo_config_dict(tmp_path)["cameras"]
+    url = cameras[0]["url"]
+
+    def spot(i: int) -> dict[str, float]:  # a 5 x 4 grid about 2 m apart
+        return {"lat": 38.0480 + 0.00002 * (i % 5), "lon": 114.4700 + 0.00002 * (i // 5)}
+
+    crossing = [
+        {"id": f"cross-{i:02d}", "name": f"中山路口{i + 1}号", "district": "新华区", "url": url, "position": spot(i)}
+        for i in range(20)
+    ]
+    far = {"id": "far-east", "name": "东郊", "url": url, "position": {"lat": 38.0466, "lon": 114.4820}}
+    ledger = make_ledger(
+        tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", extra={"cameras": [*crossing, far], "map": DEMO_MAP}
+    )
+    try:
+        for camera in ("cross-03", "cross-11"):
+            ledger.event(camera=camera, zone="kerb", type_="illegal_parking", rule="kerb-no-parking")
+        with ThreadServer(create_app(ledger.config, ledger.database)) as server:
+            page = console_page
+            sign_in(page, server.base, ledger.tokens["operator"])
+            page.click('#nav a[data-page="map"]')
+            cluster = page.locator('.map-cluster[data-count="20"]')
+            cluster.wait_for()
+            assert cluster.get_attribute("data-tone") == "idle" and cluster.inner_text() == "20"
+            assert "20 摄像头" in (cluster.get_attribute("title") or "")
+            assert page.locator(".map-cam[data-id]").evaluate_all("els => els.map(e => e.dataset.id)") == ["far-east"]
+            assert page.inner_text('.map-cluster-cases[data-count="2"]') == "2"  # both cases on one badge
+            assert page.inner_text("#map-case-total") == "2"
+            cluster.click()  # zooms to the crossing: fewer cameras per cluster, or the dots themselves
+            page.wait_for_function(
+                "() => document.querySelectorAll('.map-cam[data-id^=\"cross-\"]').length > 0"
+                " || [...document.querySelectorAll('.map-cluster')].some(e => Number(e.dataset.count) < 20)"
+            )
             page.goto("about:blank")
     finally:
         ledger.sink.close()

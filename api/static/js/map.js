@@ -26,9 +26,11 @@ function loadLeaflet() {
     el.onerror = () => { leaflet = null; el.remove(); reject(new Error(`${t("err.load")}: ${el.src || el.href}`)); };
     document.head.append(el);
   });
-  leaflet = leaflet || Promise.all([  // the stylesheet too, so the first map is laid out right
+  leaflet = leaflet || Promise.all([  // the stylesheets too, so the first map is laid out right
     load(h("link", { rel: "stylesheet", href: "/static/vendor/leaflet/leaflet.css" })),
-    load(h("script", { src: "/static/vendor/leaflet/leaflet.js" })),
+    load(h("link", { rel: "stylesheet", href: "/static/vendor/leaflet.markercluster/MarkerCluster.css" })),
+    load(h("script", { src: "/static/vendor/leaflet/leaflet.js" }))
+      .then(() => load(h("script", { src: "/static/vendor/leaflet.markercluster/leaflet.markercluster.js" }))),
   ]).then(() => window.L);
   return leaflet;
 }
@@ -100,7 +102,7 @@ function cameraMarker(L, camera, at) {
   const { state, tone: colour } = tone(camera);
   const label = [camera.name || camera.id, camera.district, camera.street].filter(Boolean).join(" · ");
   const dot = h("span.map-cam", { class: colour, dataset: { id: camera.id, state }, title: label });
-  const marker = L.marker(at, { icon: L.divIcon({ html: dot, className: "map-icon", iconSize: [18, 18], iconAnchor: [9, 9] }), riseOnHover: true });
+  const marker = L.marker(at, { icon: L.divIcon({ html: dot, className: "map-icon", iconSize: [18, 18], iconAnchor: [9, 9] }), riseOnHover: true, tone: colour });
   marker.bindTooltip(h("div.map-tip", h("b", camera.name || camera.id), h("div", [camera.district, camera.street].filter(Boolean).join(" · ")),
     h("div.muted", stateName(state))), { direction: "top", offset: [0, -8] });
   marker.on("click", () => { location.hash = `#/camera/${encodeURIComponent(camera.id)}`; });
@@ -110,7 +112,7 @@ function cameraMarker(L, camera, at) {
 function caseMarker(L, camera, list, at) {
   const badge = h("span.map-case", { dataset: { camera: camera.id, count: String(list.length), case: list.length === 1 ? String(list[0].id) : "" },
     title: `${camera.name || camera.id}: ${list.length} ${t("map.openCases")}` }, String(list.length));
-  const marker = L.marker(at, { icon: L.divIcon({ html: badge, className: "map-icon", iconSize: [22, 22], iconAnchor: [-2, 26] }), zIndexOffset: 1000 });
+  const marker = L.marker(at, { icon: L.divIcon({ html: badge, className: "map-icon", iconSize: [22, 22], iconAnchor: [-2, 26] }), zIndexOffset: 1000, caseCount: list.length });
   if (list.length === 1) {
     marker.bindTooltip(`${typeName(list[0].type)} · #${list[0].id}`, { direction: "top" });
     marker.on("click", () => { location.hash = `#/case/${list[0].id}`; });
@@ -120,6 +122,29 @@ function caseMarker(L, camera, list, at) {
         `#${c.id} ${typeName(c.type)}`), " ", h("span.muted", fmtDateTime(c.created_at)))))));
   }
   return marker;
+}
+
+/** The worst of the cameras' tones first (a cluster shows its worst camera's colour). */
+const TONE_ORDER = ["bad", "wait", "idle", "ok"];
+
+/** A layer of markers that lie close together at the current zoom drawn as one cluster with its
+ * count (Leaflet.markercluster, vendored): cameras in their worst state's colour, open-case badges
+ * with the sum of their counts. A click on a cluster zooms to it; at the closest zoom the markers
+ * of one spot fan out. */
+function clusterLayer(L, kind) {
+  const iconCreateFunction = (cluster) => {
+    const markers = cluster.getAllChildMarkers();
+    if (kind === "cases") {
+      const total = markers.reduce((sum, m) => sum + (m.options.caseCount || 0), 0);
+      const badge = h("span.map-case.map-cluster-cases", { dataset: { count: String(total) }, title: `${total} ${t("map.openCases")}` }, String(total));
+      return L.divIcon({ html: badge, className: "map-icon", iconSize: [26, 26], iconAnchor: [-2, 30] });
+    }
+    const tone = TONE_ORDER.find((name) => markers.some((m) => m.options.tone === name)) || "idle";
+    const dot = h("span.map-cluster", { class: tone, dataset: { count: String(markers.length), tone },
+      title: `${markers.length} ${t("map.cameras")} · ${t(`map.tone.${tone}`)}` }, String(markers.length));
+    return L.divIcon({ html: dot, className: "map-icon", iconSize: [30, 30], iconAnchor: [15, 15] });
+  };
+  return L.markerClusterGroup({ iconCreateFunction, maxClusterRadius: 36, showCoverageOnHover: false, spiderfyOnMaxZoom: true });
 }
 
 async function openCases() {
@@ -189,7 +214,7 @@ export async function render(main) {
   if (!root) return;  // left while loading
   await buildMap(L, canvas, config);
   place = placer(config, store.cameras);
-  layers = { cameras: L.layerGroup(), cases: L.layerGroup() };
+  layers = { cameras: clusterLayer(L, "cameras"), cases: clusterLayer(L, "cases") };
   for (const name of ["cameras", "cases"]) if (view[name]) layers[name].addTo(map);
   const points = await drawMarkers(L);
   if (map && config.kind === "schematic" && points?.length) {
