@@ -287,8 +287,9 @@ class CameraPipeline:
         after, while they have not agreed yet (the stay's end then brings the plate)."""
         for stay in rule.live_stays():
             key = (rule.id, stay.stay_id)
-            wanted = stay.triggered_s is None or plates.plate(key) is None
-            if wanted and stay.last_seen_s == frame.stream_s:
+            if stay.last_seen_s != frame.stream_s or not plates.due(key, frame.stream_s):
+                continue  # the cheap tests first: the vote below runs only when a reading is due
+            if stay.triggered_s is None or plates.plate(key) is None:
                 plates.observe(key, frame.image, stay.xyxy, frame.stream_s)
 
     def _handle(

@@ -189,11 +189,9 @@ class PlateRecognizer:
         classifier = self.province
         if classifier is None:
             return None
-        step_width = norm.shape[2] / probs.shape[0]
 
         def choose(peaks: np.ndarray, steps: list[int]) -> tuple[int, float]:
-            center = (float(np.mean(steps)) + 0.5) * step_width
-            predicted = classifier(province_window(norm, center)[np.newaxis])[0][self.province_order]
+            predicted = _classify_at(classifier, norm, probs, steps)[self.province_order]
             return combine_province(predicted, peaks / max(float(peaks.sum()), 1e-6))
 
         return choose
@@ -206,17 +204,25 @@ class PlateRecognizer:
         classifier = self.serial
         if classifier is None:
             return None
-        step_width = norm.shape[2] / probs.shape[0]
         known = {c: i for i, c in enumerate(classifier.classes)}
-        read_as = {"I": "1", "O": "0"}  # normalize_plate's reading of I and O in a serial
 
         def choose(peaks: np.ndarray, steps: list[int], allowed: np.ndarray) -> tuple[int, float] | None:
-            chars = [read_as.get(self.characters[i], self.characters[i]) for i in allowed]
+            chars = [_READ_AS.get(self.characters[i], self.characters[i]) for i in allowed]
             if chars[int(peaks.argmax())] not in known:
                 return None
-            center = (float(np.mean(steps)) + 0.5) * step_width
-            predicted = classifier(province_window(norm, center)[np.newaxis])[0]
+            predicted = _classify_at(classifier, norm, probs, steps)
             opinion = np.array([predicted[known[c]] if c in known else 0.0 for c in chars])
             return combine_opinions(opinion, peaks / max(float(peaks.sum()), 1e-6), self.serial_weight)
 
         return choose
+
+
+#: normalize_plate's reading of I and O in a serial, for asking the serial classifier about them.
+_READ_AS = {"I": "1", "O": "0"}
+
+
+def _classify_at(classifier: ProvinceClassifier, norm: np.ndarray, probs: np.ndarray, steps: list[int]) -> np.ndarray:
+    """The classifier's probabilities for the character at the CTC time `steps` of the
+    recogniser's input `norm` (whose output `probs` has one row per step)."""
+    center = (float(np.mean(steps)) + 0.5) * norm.shape[2] / probs.shape[0]
+    return classifier(province_window(norm, center)[np.newaxis])[0]
